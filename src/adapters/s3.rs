@@ -1,0 +1,181 @@
+//! The S3 store through `aws-sdk-s3`: AWS, Garage, MinIO, R2 and other compatible stores.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+
+use crate::ports::{ObjectKey, ObjectStore, StoreError};
+use crate::settings::S3Storage;
+
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    pub fn new(settings: &S3Storage) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(Duration::from_secs(settings.operation_timeout_secs))
+            .operation_attempt_timeout(Duration::from_secs(settings.attempt_timeout_secs))
+            .connect_timeout(Duration::from_secs(settings.attempt_timeout_secs))
+            .build();
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .force_path_style(settings.force_path_style)
+            .timeout_config(timeouts)
+            // Newer SDK defaults add CRC checksums that several S3-compatible stores reject.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(endpoint) = &settings.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        if let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            config = config.credentials_provider(Credentials::new(
+                id.clone(),
+                secret.clone(),
+                None,
+                None,
+                "visage-settings",
+            ));
+        }
+        Self {
+            client: aws_sdk_s3::Client::from_conf(config.build()),
+            bucket: settings.bucket.clone(),
+        }
+    }
+}
+
+/// Maps any SDK error to its meaning: not found, unavailable (retry later) or rejected.
+fn classify<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(err.into())
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default();
+            if status == 404 || matches!(code, "NoSuchKey" | "NotFound") {
+                StoreError::NotFound
+            } else if status >= 500 || status == 429 || code == "SlowDown" {
+                StoreError::Unavailable(err.into())
+            } else {
+                StoreError::Rejected(err.into())
+            }
+        }
+        _ => StoreError::Rejected(err.into()),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            // Keys are content-addressed and never overwritten.
+            .cache_control("public, max-age=31536000, immutable")
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(classify)?;
+        let data = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        Ok(data.into_bytes())
+    }
+
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
+            for object in page.contents() {
+                // Objects someone else put in the bucket under odd names are ignored.
+                if let Some(key) = object.key().and_then(|k| ObjectKey::parse(k).ok()) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) | Err(StoreError::NotFound) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn health_check(&self) -> Result<(), StoreError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The one place that knows both sides: reads the settings, builds the adapters, hands
+//! `Arc<dyn Port>`s to the domain, and starts the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+
+use crate::adapters::{fs::FolderStore, s3::S3Store};
+use crate::domain::readiness::Readiness;
+use crate::metrics::Metrics;
+use crate::ports::{ObjectStore, StoreError};
+use crate::settings::{Backend, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open storage: {0}")]
+    Storage(#[from] StoreError),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error("{0}")]
+    Component(String),
+}
+
+/// Everything the handlers share; cloned once per worker (all fields are cheap handles).
+#[derive(Clone)]
+pub struct AppContext {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn ObjectStore>,
+    pub readiness: Arc<Readiness>,
+    pub metrics: Metrics,
+}
+
+impl AppContext {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let store: Arc<dyn ObjectStore> = match settings.backend() {
+            Backend::Fs => Arc::new(FolderStore::open(&settings.storage.fs.root).await?),
+            Backend::S3 => Arc::new(S3Store::new(&settings.storage.s3)),
+        };
+        let interval = Duration::from_secs(settings.storage.health_interval_secs);
+        let readiness = Readiness::start(store.clone(), interval).await;
+        let metrics = Metrics::new()?;
+        Ok(Self {
+            settings,
+            store,
+            readiness,
+            metrics,
+        })
+    }
+
+    /// Registers every shared service for the handlers' extractors.
+    pub fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(web::Data::new(self.settings.clone()))
+            .app_data(web::Data::from(self.readiness.clone()))
+            .app_data(web::Data::new(self.metrics.clone()))
+            .app_data(web::Data::new(self.store.clone()));
+    }
+}
+
+/// Builds the service on an already bound listener and returns the running server.
+pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, StartError> {
+    if settings.server.dev {
+        tracing::warn!(
+            "dev mode: uploads need no token and are attributed to the path's user; never expose this"
+        );
+    }
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        n => n,
+    };
+    let shutdown = settings.server.shutdown_timeout_secs;
+    let context = AppContext::build(settings).await?;
+    let server = HttpServer::new(move || {
+        let context = context.clone();
+        App::new()
+            .configure(|cfg| context.register(cfg))
+            .configure(crate::http::configure)
+            .wrap(crate::http::error_handlers())
+            .wrap(actix_web::middleware::from_fn(crate::http::observe))
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Binds `server.bind` and serves until SIGTERM or SIGINT, then finishes in-flight requests.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let addr = settings.bind_addr()?;
+    let listener = TcpListener::bind(addr)?;
+    tracing::info!(%addr, backend = %settings.storage.backend, "visage listening");
+    serve(settings, listener).await?.await?;
+    tracing::info!("visage stopped");
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! The command line: `visage [serve] [--config FILE] [--dev]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::{Settings, SettingsError};
+
+/// visage: avatars for apps that sign users in with Auth0 (uploads, initials, a Gravatar proxy).
+///
+/// Settings come from config/default.toml (compiled in), then --config FILE, then environment
+/// variables VISAGE__SECTION__KEY (e.g. VISAGE__STORAGE__BACKEND=s3).
+#[derive(Debug, Parser)]
+#[command(name = "visage", version, about, long_about)]
+pub struct Cli {
+    /// A TOML file whose keys override the defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Dev mode: uploads need no token (loopback only; see the README).
+    #[arg(long, global = true)]
+    pub dev: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    #[default]
+    Serve,
+}
+
+impl Cli {
+    /// Loads the settings the command line points at, with `--dev` applied before validation.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        if self.dev {
+            env.push(("VISAGE__SERVER__DEV".into(), "true".into()));
+        }
+        Settings::load_from(self.config.as_deref(), env)
+    }
+}

@@ -1,0 +1,3 @@
+//! The domain: pure logic that knows nothing of HTTP, S3 or Auth0.
+
+pub mod readiness;

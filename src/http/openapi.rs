@@ -1,0 +1,37 @@
+//! `/openapi.json`: the contract as OpenAPI 3, generated from the handlers' annotations.
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa::OpenApi;
+
+/// The contract's error shape.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine code, e.g. `invalid_parameter`.
+    pub error: String,
+    /// One human sentence.
+    pub message: String,
+    /// Only with `metadata_update_failed`: the stored picture's URL.
+    pub picture: Option<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "visage",
+        description = "Avatars for apps that sign users in with Auth0."
+    ),
+    paths(
+        crate::http::health::healthz,
+        crate::http::health::readyz,
+        crate::http::health::metrics,
+    ),
+    components(schemas(ErrorBody))
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+}

@@ -1,0 +1,26 @@
+//! The `visage` binary: parse the command line, load settings, init logs, serve.
+
+use clap::Parser;
+use visage::cli::{Cli, Command};
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match cli.settings() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("visage: invalid settings: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    visage::telemetry::init(&settings.server.log_format);
+    match cli.command.unwrap_or_default() {
+        Command::Serve => match visage::app::run(settings).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(error = %err, "visage stopped");
+                std::process::ExitCode::FAILURE
+            }
+        },
+    }
+}

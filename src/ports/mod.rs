@@ -1,0 +1,8 @@
+//! The traits the domain talks to; adapters in `crate::adapters` implement them.
+//!
+//! Every port call is network or disk I/O, so `Arc<dyn Port>` costs nothing that matters and
+//! keeps signatures plain.
+
+pub mod store;
+
+pub use store::{ObjectKey, ObjectStore, StoreError};

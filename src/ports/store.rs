@@ -1,0 +1,102 @@
+//! The object store port: content-addressed pictures in a folder or an S3 bucket.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// What went wrong, classified so the domain can decide (never `Option`/`bool`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no object at that key")]
+    NotFound,
+    /// The store could not be reached or timed out; retrying later may work.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store answered and refused (credentials, bucket policy, bad request).
+    #[error("storage rejected the request: {0}")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A validated object key: lower-case ASCII letters, digits, `-`, `_`, `.` and `/` separators,
+/// no empty segment and none starting with `.` (so no `..`, and no hidden files such as the
+/// folder store's `.tmp`), at most 512 bytes. No key can name a path outside the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed object key")]
+pub struct InvalidKey;
+
+impl ObjectKey {
+    pub fn parse(key: &str) -> Result<Self, InvalidKey> {
+        if key.is_empty() || key.len() > 512 {
+            return Err(InvalidKey);
+        }
+        for segment in key.split('/') {
+            let valid_chars = segment
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+            if segment.is_empty() || segment.starts_with('.') || !valid_chars {
+                return Err(InvalidKey);
+            }
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the key lies under `prefix` (a prefix ends with `/`).
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        self.0.starts_with(prefix)
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where pictures are kept. Keys are content-addressed, so `put` of an existing key stores the
+/// same bytes again and is harmless; readers never see a partly written object.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Stores `bytes` at `key`, atomically: the object is absent or whole.
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError>;
+    /// The whole object.
+    async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError>;
+    /// Whether the object exists, without reading it.
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError>;
+    /// Every key under `prefix` (which ends with `/`), in lexical order.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError>;
+    /// Removes the object; removing an absent object succeeds.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+    /// A cheap round trip that proves the store answers (for `/readyz`).
+    async fn health_check(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ObjectKey;
+
+    #[test]
+    fn keys_cannot_escape_or_smuggle() {
+        for bad in [
+            "", "/abs", "a//b", "../x", "a/../b", "a/./b", "a/", "A", "a b", "a\\b", "a%2f", "é",
+            "a\0b", ".tmp/x", "..a/b",
+        ] {
+            assert!(ObjectKey::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in ["a", "u/0f3a/abc.jpg", "x-y_z.webp", "a..b/c"] {
+            assert!(ObjectKey::parse(good).is_ok(), "{good:?} must be accepted");
+        }
+    }
+}

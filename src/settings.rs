@@ -1,0 +1,583 @@
+//! Typed settings: `config/default.toml`, then `--config FILE`, then `VISAGE__SECTION__KEY`.
+//!
+//! Every key is documented in `config/default.toml`; `validate()` refuses a bad value with a
+//! sentence that names the key, before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The defaults, compiled in so that the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &[
+    "server.cors_allowed_origins",
+    "fonts.extra",
+    "pictures.sizes",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{key}: cannot read {path}: {source}")]
+    SecretFile {
+        key: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Load(#[from] config::ConfigError),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: Server,
+    pub storage: Storage,
+    pub auth: Auth,
+    pub auth0: Auth0,
+    pub gravatar: Gravatar,
+    pub initials: Initials,
+    pub fonts: Fonts,
+    pub limits: Limits,
+    pub pictures: Pictures,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    pub bind: String,
+    pub public_url: String,
+    pub dev: bool,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub log_format: String,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Fs,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Storage {
+    pub backend: String,
+    pub public_base_url: Option<String>,
+    pub health_interval_secs: u64,
+    pub fs: FsStorage,
+    pub s3: S3Storage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FsStorage {
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct S3Storage {
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: Option<String>,
+    pub access_key_id_file: Option<PathBuf>,
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub force_path_style: bool,
+    pub operation_timeout_secs: u64,
+    pub attempt_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub admin_scope: String,
+    pub leeway_secs: u64,
+    pub jwks_refresh_secs: u64,
+    pub jwks_unknown_kid_cooldown_secs: u64,
+    pub jwks_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth0 {
+    pub management: Management,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Management {
+    pub base_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub field: String,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Gravatar {
+    pub base_url: String,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    pub max_body_bytes: u64,
+    pub ttl_hit: u64,
+    pub ttl_miss: u64,
+    pub ttl_fallback: u64,
+    pub cache_bytes: u64,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Initials {
+    pub cache_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fonts {
+    pub extra: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    pub max_pixels: u64,
+    pub min_edge: u32,
+    pub master_size: u32,
+    pub pipeline_concurrency: usize,
+    pub pipeline_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pictures {
+    pub sizes: Vec<u32>,
+    pub cache_bytes: u64,
+}
+
+impl Settings {
+    /// Loads the layers in order: compiled-in defaults, an optional file, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Same as [`Settings::load`] with an explicit environment, so tests need not mutate the
+    /// process environment.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("VISAGE__"))
+            .collect();
+        let mut environment = config::Environment::with_prefix("VISAGE")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true)
+            .source(Some(env));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        let raw = builder.add_source(environment).build()?;
+        let mut settings: Settings = raw.try_deserialize().map_err(|e| name_the_key(&e))?;
+        settings.read_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Secrets may come from files (`*_FILE`), as Docker and Kubernetes secrets are mounted.
+    fn read_secret_files(&mut self) -> Result<(), SettingsError> {
+        let s3 = &mut self.storage.s3;
+        fill_from_file(
+            "storage.s3.access_key_id_file",
+            &mut s3.access_key_id,
+            s3.access_key_id_file.as_deref(),
+        )?;
+        fill_from_file(
+            "storage.s3.secret_access_key_file",
+            &mut s3.secret_access_key,
+            s3.secret_access_key_file.as_deref(),
+        )?;
+        let m = &mut self.auth0.management;
+        fill_from_file(
+            "auth0.management.client_secret_file",
+            &mut m.client_secret,
+            m.client_secret_file.as_deref(),
+        )?;
+        Ok(())
+    }
+
+    /// The storage backend, already validated.
+    pub fn backend(&self) -> Backend {
+        if self.storage.backend == "s3" {
+            Backend::S3
+        } else {
+            Backend::Fs
+        }
+    }
+
+    /// The listen address, already validated.
+    pub fn bind_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.server.bind.parse().map_err(|_| {
+            invalid(
+                "server.bind",
+                format!(
+                    "expected an address like 127.0.0.1:8080, got {:?}",
+                    self.server.bind
+                ),
+            )
+        })
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+
+    /// The Management API base: the configured one, else the issuer.
+    pub fn management_base_url(&self) -> Option<String> {
+        self.auth0
+            .management
+            .base_url
+            .clone()
+            .or_else(|| self.auth.issuer.clone())
+            .map(|s| s.trim_end_matches('/').to_owned())
+    }
+
+    /// Write-back happens only with a client id (and never in dev mode).
+    pub fn write_back_enabled(&self) -> bool {
+        !self.server.dev && self.auth0.management.client_id.is_some()
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.validate_server()?;
+        self.validate_storage()?;
+        self.validate_auth()?;
+        self.validate_limits()
+    }
+
+    fn validate_server(&self) -> Result<(), SettingsError> {
+        let bind = self.bind_addr()?;
+        check_url("server.public_url", &self.server.public_url)?;
+        if !matches!(self.server.log_format.as_str(), "json" | "text") {
+            return Err(invalid(
+                "server.log_format",
+                format!(
+                    "expected \"json\" or \"text\", got {:?}",
+                    self.server.log_format
+                ),
+            ));
+        }
+        for origin in &self.server.cors_allowed_origins {
+            check_url("server.cors_allowed_origins", origin)?;
+        }
+        if self.server.dev {
+            if !bind.ip().is_loopback() {
+                return Err(invalid(
+                    "server.dev",
+                    format!(
+                        "dev mode only listens on a loopback address, but server.bind is {bind}"
+                    ),
+                ));
+            }
+            if self.auth.issuer.is_some() {
+                return Err(invalid(
+                    "server.dev",
+                    "dev mode cannot be combined with auth.issuer: unset one of them",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_storage(&self) -> Result<(), SettingsError> {
+        match self.storage.backend.as_str() {
+            "fs" => {}
+            "s3" => {
+                let s3 = &self.storage.s3;
+                if s3.bucket.is_empty() {
+                    return Err(invalid(
+                        "storage.s3.bucket",
+                        "required when storage.backend is \"s3\"",
+                    ));
+                }
+                if let Some(endpoint) = &s3.endpoint {
+                    check_url("storage.s3.endpoint", endpoint)?;
+                }
+                if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+                    return Err(invalid(
+                        "storage.s3.secret_access_key",
+                        "access_key_id and secret_access_key are set together or not at all",
+                    ));
+                }
+            }
+            other => {
+                return Err(invalid(
+                    "storage.backend",
+                    format!("expected \"fs\" or \"s3\", got {other:?}"),
+                ));
+            }
+        }
+        if let Some(url) = &self.storage.public_base_url {
+            check_url("storage.public_base_url", url)?;
+        }
+        positive(
+            "storage.health_interval_secs",
+            self.storage.health_interval_secs,
+        )
+    }
+
+    fn validate_auth(&self) -> Result<(), SettingsError> {
+        if let Some(issuer) = &self.auth.issuer {
+            check_url("auth.issuer", issuer)?;
+            if self.auth.audience.is_none() {
+                return Err(invalid("auth.audience", "required when auth.issuer is set"));
+            }
+        }
+        if self.auth.leeway_secs > 60 {
+            return Err(invalid(
+                "auth.leeway_secs",
+                format!("at most 60, got {}", self.auth.leeway_secs),
+            ));
+        }
+        if let Some(url) = &self.auth0.management.base_url {
+            check_url("auth0.management.base_url", url)?;
+        }
+        if !matches!(
+            self.auth0.management.field.as_str(),
+            "user_metadata" | "app_metadata"
+        ) {
+            return Err(invalid(
+                "auth0.management.field",
+                format!(
+                    "expected \"user_metadata\" or \"app_metadata\", got {:?}",
+                    self.auth0.management.field
+                ),
+            ));
+        }
+        if self.auth0.management.client_id.is_some() {
+            if self.auth0.management.client_secret.is_none() {
+                return Err(invalid(
+                    "auth0.management.client_secret",
+                    "required when auth0.management.client_id is set",
+                ));
+            }
+            if self.management_base_url().is_none() && !self.server.dev {
+                return Err(invalid(
+                    "auth0.management.base_url",
+                    "required when auth0.management.client_id is set and auth.issuer is not",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), SettingsError> {
+        check_url("gravatar.base_url", &self.gravatar.base_url)?;
+        if !self.gravatar.base_url.ends_with('/') {
+            return Err(invalid(
+                "gravatar.base_url",
+                format!("must end with '/', got {:?}", self.gravatar.base_url),
+            ));
+        }
+        positive("gravatar.timeout_ms", self.gravatar.timeout_ms)?;
+        positive("gravatar.max_body_bytes", self.gravatar.max_body_bytes)?;
+        positive("limits.max_upload_bytes", self.limits.max_upload_bytes)?;
+        positive("limits.max_pixels", self.limits.max_pixels)?;
+        if !(16..=1024).contains(&self.limits.master_size) {
+            return Err(invalid(
+                "limits.master_size",
+                format!("expected 16..=1024, got {}", self.limits.master_size),
+            ));
+        }
+        if self.pictures.sizes.is_empty()
+            || self.pictures.sizes.iter().any(|s| !(16..=1024).contains(s))
+        {
+            return Err(invalid(
+                "pictures.sizes",
+                "expected a non-empty list of sizes in 16..=1024",
+            ));
+        }
+        for path in &self.fonts.extra {
+            if !path.is_file() {
+                return Err(invalid(
+                    "fonts.extra",
+                    format!("no font file at {}", path.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(key: &str, message: impl std::fmt::Display) -> SettingsError {
+    SettingsError::Invalid(format!("{key}: {message}"))
+}
+
+fn positive(key: &str, value: u64) -> Result<(), SettingsError> {
+    if value == 0 {
+        return Err(invalid(key, "must be greater than 0"));
+    }
+    Ok(())
+}
+
+fn check_url(key: &str, value: &str) -> Result<(), SettingsError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("expected an http:// or https:// URL, got {value:?}"),
+        ))
+    }
+}
+
+fn fill_from_file(
+    key: &str,
+    value: &mut Option<String>,
+    file: Option<&Path>,
+) -> Result<(), SettingsError> {
+    if let (None, Some(path)) = (value.as_ref(), file) {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::SecretFile {
+            key: key.to_owned(),
+            path: path.to_owned(),
+            source,
+        })?;
+        *value = Some(text.trim().to_owned());
+    }
+    Ok(())
+}
+
+/// `config` says "... for key `a.b` in the environment"; the contract wants the key first.
+fn name_the_key(error: &config::ConfigError) -> SettingsError {
+    let text = error.to_string();
+    if let Some((message, rest)) = text.split_once(" for key `") {
+        if let Some((key, origin)) = rest.split_once('`') {
+            let origin = origin.trim();
+            let origin = if origin.is_empty() {
+                String::new()
+            } else {
+                format!(" ({origin})")
+            };
+            return SettingsError::Invalid(format!("{key}: {message}{origin}"));
+        }
+    }
+    SettingsError::Invalid(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::load_from(
+            None,
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_contract() {
+        let s = load(&[]).expect("defaults load");
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.server.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.backend(), Backend::Fs);
+        assert_eq!(s.storage.fs.root, PathBuf::from("./data"));
+        assert_eq!(s.auth.admin_scope, "write:avatars");
+        assert_eq!(s.gravatar.base_url, "https://gravatar.com/avatar/");
+        assert_eq!(s.limits.max_upload_bytes, 10_485_760);
+        assert_eq!(s.limits.max_pixels, 40_000_000);
+        assert!(!s.write_back_enabled());
+    }
+
+    #[test]
+    fn environment_overrides_and_lists() {
+        let s = load(&[
+            ("VISAGE__STORAGE__BACKEND", "s3"),
+            ("VISAGE__STORAGE__S3__BUCKET", "pics"),
+            (
+                "VISAGE__SERVER__CORS_ALLOWED_ORIGINS",
+                "https://a.example,https://b.example",
+            ),
+            ("VISAGE__LIMITS__MAX_PIXELS", "1000"),
+        ])
+        .expect("loads");
+        assert_eq!(s.backend(), Backend::S3);
+        assert_eq!(s.storage.s3.bucket, "pics");
+        assert_eq!(
+            s.server.cors_allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert_eq!(s.limits.max_pixels, 1000);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("VISAGE__STORAGE__BACKEND", "bogus")],
+                "storage.backend: expected \"fs\" or \"s3\", got \"bogus\"",
+            ),
+            (&[("VISAGE__SERVER__BIND", "nowhere")], "server.bind:"),
+            (
+                &[("VISAGE__LIMITS__MAX_PIXELS", "lots")],
+                "limits.max_pixels:",
+            ),
+            (
+                &[
+                    ("VISAGE__SERVER__DEV", "true"),
+                    ("VISAGE__SERVER__BIND", "0.0.0.0:8080"),
+                ],
+                "server.dev:",
+            ),
+            (
+                &[
+                    ("VISAGE__SERVER__DEV", "true"),
+                    ("VISAGE__AUTH__ISSUER", "https://t.example/"),
+                    ("VISAGE__AUTH__AUDIENCE", "a"),
+                ],
+                "server.dev:",
+            ),
+            (
+                &[("VISAGE__AUTH__ISSUER", "https://t.example/")],
+                "auth.audience:",
+            ),
+            (
+                &[("VISAGE__AUTH0__MANAGEMENT__FIELD", "x")],
+                "auth0.management.field:",
+            ),
+        ];
+        for (env, expected) in cases {
+            let err = load(env).expect_err("must be refused").to_string();
+            assert!(err.starts_with(expected), "{env:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cr3t\n").expect("write");
+        let s = load(&[
+            ("VISAGE__AUTH0__MANAGEMENT__CLIENT_ID", "abc"),
+            (
+                "VISAGE__AUTH0__MANAGEMENT__CLIENT_SECRET_FILE",
+                path.to_str().expect("utf-8"),
+            ),
+            ("VISAGE__AUTH0__MANAGEMENT__BASE_URL", "https://t.example"),
+        ])
+        .expect("loads");
+        assert_eq!(s.auth0.management.client_secret.as_deref(), Some("s3cr3t"));
+    }
+}

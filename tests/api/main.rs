@@ -1,0 +1,5 @@
+//! One integration binary: every test builds the real app on port 0 with `visage::serve`.
+
+mod common;
+mod foundation;
+mod storage_contract;
