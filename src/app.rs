@@ -8,10 +8,10 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::adapters::{fs::FolderStore, s3::S3Store};
+use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
 use crate::domain::readiness::Readiness;
 use crate::metrics::Metrics;
-use crate::ports::{ObjectStore, StoreError};
+use crate::ports::{ObjectStore, ProfileStore, StoreError};
 use crate::settings::{Backend, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,7 @@ pub struct AppContext {
     pub store: Arc<dyn ObjectStore>,
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
+    pub profile: Arc<dyn ProfileStore>,
 }
 
 impl AppContext {
@@ -47,11 +48,13 @@ impl AppContext {
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
         let metrics = Metrics::new()?;
+        let profile: Arc<dyn ProfileStore> = Arc::new(NoProfileStore);
         Ok(Self {
             settings,
             store,
             readiness,
             metrics,
+            profile,
         })
     }
 
@@ -60,7 +63,8 @@ impl AppContext {
         cfg.app_data(web::Data::new(self.settings.clone()))
             .app_data(web::Data::from(self.readiness.clone()))
             .app_data(web::Data::new(self.metrics.clone()))
-            .app_data(web::Data::new(self.store.clone()));
+            .app_data(web::Data::new(self.store.clone()))
+            .app_data(web::Data::new(self.profile.clone()));
     }
 }
 

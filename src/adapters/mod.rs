@@ -1,4 +1,5 @@
 //! Adapters: the only place where SDK and HTTP client types appear.
 
 pub mod fs;
+pub mod no_profile;
 pub mod s3;

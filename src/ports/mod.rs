@@ -3,6 +3,8 @@
 //! Every port call is network or disk I/O, so `Arc<dyn Port>` costs nothing that matters and
 //! keeps signatures plain.
 
+pub mod profile;
 pub mod store;
 
+pub use profile::{ProfileError, ProfileStore};
 pub use store::{ObjectKey, ObjectStore, StoreError};

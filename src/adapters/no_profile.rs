@@ -1,0 +1,18 @@
+//! The profile store used when write-back is off (no client id, or dev mode): logs, writes nothing.
+
+use async_trait::async_trait;
+
+use crate::ports::{ProfileError, ProfileStore};
+
+pub struct NoProfileStore;
+
+#[async_trait]
+impl ProfileStore for NoProfileStore {
+    async fn set_picture(&self, _user_id: &str, picture: Option<&str>) -> Result<(), ProfileError> {
+        tracing::debug!(
+            removed = picture.is_none(),
+            "write-back is off (auth0.management.client_id unset or dev mode): profile unchanged"
+        );
+        Ok(())
+    }
+}

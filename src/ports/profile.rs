@@ -1,0 +1,20 @@
+//! The profile port: where a user's picture URL is written back (Auth0's Management API).
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The identity provider refused the write (a 4xx other than 429): retrying will not help.
+    #[error("the profile update was rejected: {0}")]
+    Rejected(String),
+    /// The write did not land in time (5xx, 429 past the deadline, network errors, timeouts).
+    #[error("the profile service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// Sets the user's picture URL, or removes it with `None`. Returns only once the write
+    /// landed (or failed for good).
+    async fn set_picture(&self, user_id: &str, picture: Option<&str>) -> Result<(), ProfileError>;
+}
