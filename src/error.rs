@@ -132,6 +132,16 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::domain::image::ImageError> for ApiError {
+    fn from(err: crate::domain::image::ImageError) -> Self {
+        use crate::domain::image::ImageError;
+        match err {
+            ImageError::Unsupported(message) => Self::UnsupportedMediaType(message),
+            ImageError::Invalid(message) => Self::InvalidImage(message),
+        }
+    }
+}
+
 /// Turns every error response that did not come from [`ApiError`] (actix's own 404, 405,
 /// payload and query errors) into the contract's JSON shape.
 pub fn json_for_framework_errors<B: MessageBody + 'static>(

@@ -1,3 +1,4 @@
 //! The domain: pure logic that knows nothing of HTTP, S3 or Auth0.
 
+pub mod image;
 pub mod readiness;

@@ -1,0 +1,365 @@
+//! The upload pipeline: sniff → check the header → decode within limits → orient → crop → resize → encode.
+//!
+//! Pure, synchronous and CPU-bound: the caller runs it off the async workers. Every output is
+//! freshly encoded from pixels, so no metadata (EXIF, GPS, ICC, text chunks) and no trailing bytes
+//! of the upload survive, and the same input always gives the same bytes.
+//!
+//! Choices worth knowing:
+//! - The master is always `master_size` square: larger pictures are scaled down, smaller ones
+//!   (16 px up to `master_size`) are scaled up, so every stored master has one shape.
+//! - An empty body is [`ImageError::Invalid`] (a picture truncated to nothing), not unsupported.
+//! - JPEG is decoded with shrink-on-load (DCT-domain 1/2, 1/4, 1/8 scaling) to the smallest scale
+//!   whose short edge still covers the master, then resized with Lanczos3.
+
+mod jpeg;
+mod sniff;
+
+use std::io::Cursor;
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
+
+pub use sniff::SourceFormat;
+
+/// JPEG quality of masters and variants: visually lossless for avatars at a fraction of the size.
+const JPEG_QUALITY: u8 = 85;
+/// Decoder working memory allowed per declared pixel: 16-bit RGBA output (8 bytes) covers every
+/// accepted format, including a progressive CMYK JPEG's coefficient planes.
+const ALLOC_BYTES_PER_PIXEL: u64 = 8;
+/// Largest edge a stored master may have when it is read back for resizing.
+const MAX_MASTER_EDGE: u32 = 4096;
+
+/// The bounds every upload is held to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PipelineLimits {
+    /// Most pixels (width × height) the header may declare.
+    pub max_pixels: u64,
+    /// Smallest accepted width or height.
+    pub min_edge: u32,
+    /// Edge of the square master that is stored.
+    pub master_size: u32,
+}
+
+impl PipelineLimits {
+    pub fn from_settings(limits: &crate::settings::Limits) -> Self {
+        Self {
+            max_pixels: limits.max_pixels,
+            min_edge: limits.min_edge,
+            master_size: limits.master_size,
+        }
+    }
+
+    /// The byte budget given to decoders (`image::Limits::max_alloc`, jpeg-decoder's buffer limit).
+    fn max_alloc(&self) -> u64 {
+        self.max_pixels.saturating_mul(ALLOC_BYTES_PER_PIXEL)
+    }
+
+    fn check_dimensions(&self, width: u32, height: u32) -> Result<(), ImageError> {
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > self.max_pixels {
+            return Err(ImageError::Invalid(format!(
+                "the picture declares {width}×{height} pixels, more than the limit of {}",
+                self.max_pixels
+            )));
+        }
+        if width < self.min_edge || height < self.min_edge {
+            return Err(ImageError::Invalid(format!(
+                "the picture is {width}×{height} pixels; both edges must be at least {}",
+                self.min_edge
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The format a picture is stored in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredFormat {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl StoredFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            Self::Png => "png",
+            Self::Webp => "webp",
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
+            "jpg" | "jpeg" => Some(Self::Jpeg),
+            "png" => Some(Self::Png),
+            "webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+}
+
+/// A freshly encoded square picture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormalizedPicture {
+    pub bytes: Vec<u8>,
+    pub format: StoredFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// Not one of the accepted formats (HTTP 415).
+    #[error("{0}")]
+    Unsupported(String),
+    /// An accepted format that cannot be used: truncated, undecodable, too large or too small (HTTP 422).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ImageError {
+    fn undecodable(err: impl std::fmt::Display) -> Self {
+        Self::Invalid(format!("the picture cannot be decoded: {err}"))
+    }
+}
+
+/// Decoded pixels, 8 bits per channel, rows packed.
+pub(crate) enum Pixels {
+    Rgb(Vec<u8>),
+    Rgba(Vec<u8>),
+}
+
+/// A decoded picture and the EXIF orientation still to apply to it.
+pub(crate) struct Decoded {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Pixels,
+    pub orientation: Orientation,
+}
+
+/// Turns an upload into the stored master: see the module documentation for each step.
+pub fn normalize(input: &[u8], limits: &PipelineLimits) -> Result<NormalizedPicture, ImageError> {
+    let format = sniff::sniff(input)?;
+    let target = limits.master_size.max(1);
+    let decoded = match format {
+        SourceFormat::Jpeg => jpeg::decode(input, limits, target)?,
+        SourceFormat::Png | SourceFormat::Webp | SourceFormat::Gif => {
+            decode_with_image(input, format.image_format(), limits)?
+        }
+    };
+    finish(decoded, target)
+}
+
+/// A square variant of a stored master, for `GET /pictures/{key}?size=N` (Lanczos3); same format
+/// as the master.
+pub fn resize_master(master: &[u8], size: u32) -> Result<NormalizedPicture, ImageError> {
+    let limits = PipelineLimits {
+        max_pixels: u64::from(MAX_MASTER_EDGE) * u64::from(MAX_MASTER_EDGE),
+        min_edge: 1,
+        master_size: size,
+    };
+    let format = match sniff::sniff(master)? {
+        SourceFormat::Jpeg => ImageFormat::Jpeg,
+        SourceFormat::Png => ImageFormat::Png,
+        SourceFormat::Webp => ImageFormat::WebP,
+        SourceFormat::Gif => {
+            return Err(ImageError::Unsupported("a master is never a GIF".into()));
+        }
+    };
+    let decoded = decode_with_image(master, format, &limits)?;
+    let keep_jpeg = format == ImageFormat::Jpeg;
+    let (width, height, pixels) = crop_and_resize(&decoded, size.max(1))?;
+    let pixels = if keep_jpeg {
+        match pixels {
+            Pixels::Rgba(rgba) => Pixels::Rgb(drop_alpha(&rgba)),
+            rgb @ Pixels::Rgb(_) => rgb,
+        }
+    } else {
+        pixels
+    };
+    encode(width, height, pixels, keep_jpeg)
+}
+
+/// Decodes PNG, WebP and GIF (and masters) with the `image` crate, within limits, first frame only.
+fn decode_with_image(
+    input: &[u8],
+    format: ImageFormat,
+    limits: &PipelineLimits,
+) -> Result<Decoded, ImageError> {
+    let mut reader = ImageReader::with_format(Cursor::new(input), format);
+    let mut decoder_limits = image::Limits::default();
+    let max_edge = u32::try_from(limits.max_pixels).unwrap_or(u32::MAX);
+    decoder_limits.max_image_width = Some(max_edge);
+    decoder_limits.max_image_height = Some(max_edge);
+    decoder_limits.max_alloc = Some(limits.max_alloc());
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(map_image_error)?;
+    // Checked from the header, before any pixel buffer exists.
+    let (width, height) = decoder.dimensions();
+    limits.check_dimensions(width, height)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    // GIF and WebP decoders read only the first frame here; later frames are never allocated.
+    let image = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
+    let pixels = if image.color().has_alpha() {
+        let rgba = image.into_rgba8().into_raw();
+        if rgba.chunks_exact(4).all(|p| p[3] == u8::MAX) {
+            Pixels::Rgb(drop_alpha(&rgba))
+        } else {
+            Pixels::Rgba(rgba)
+        }
+    } else {
+        Pixels::Rgb(image.into_rgb8().into_raw())
+    };
+    Ok(Decoded {
+        width,
+        height,
+        pixels,
+        orientation,
+    })
+}
+
+fn map_image_error(err: image::ImageError) -> ImageError {
+    match err {
+        image::ImageError::Limits(limit) => {
+            ImageError::Invalid(format!("the picture exceeds the decoding limits: {limit}"))
+        }
+        other => ImageError::undecodable(other),
+    }
+}
+
+/// Crop, resize, orient and encode: the steps shared by every source format.
+fn finish(decoded: Decoded, target: u32) -> Result<NormalizedPicture, ImageError> {
+    let orientation = decoded.orientation;
+    let (width, height, pixels) = crop_and_resize(&decoded, target)?;
+    drop(decoded);
+    // Orienting the square after resizing is exact (a centred square crop commutes with the
+    // eight EXIF transforms) and touches 512² pixels instead of the full picture.
+    let pixels = orient(width, height, pixels, orientation)?;
+    let (pixels, opaque) = match pixels {
+        Pixels::Rgba(rgba) if rgba.chunks_exact(4).all(|p| p[3] == u8::MAX) => {
+            (Pixels::Rgb(drop_alpha(&rgba)), true)
+        }
+        rgba @ Pixels::Rgba(_) => (rgba, false),
+        rgb @ Pixels::Rgb(_) => (rgb, true),
+    };
+    encode(width, height, pixels, opaque)
+}
+
+/// Center-crops to a square and resizes it to `target`×`target` with Lanczos3.
+fn crop_and_resize(decoded: &Decoded, target: u32) -> Result<(u32, u32, Pixels), ImageError> {
+    let (buffer, pixel_type) = match &decoded.pixels {
+        Pixels::Rgb(rgb) => (rgb.as_slice(), PixelType::U8x3),
+        Pixels::Rgba(rgba) => (rgba.as_slice(), PixelType::U8x4),
+    };
+    let source = ImageRef::new(decoded.width, decoded.height, buffer, pixel_type)
+        .map_err(ImageError::undecodable)?;
+    let side = decoded.width.min(decoded.height);
+    let left = (decoded.width - side) / 2;
+    let top = (decoded.height - side) / 2;
+    let mut destination = Image::new(target, target, pixel_type);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(
+            f64::from(left),
+            f64::from(top),
+            f64::from(side),
+            f64::from(side),
+        );
+    Resizer::new()
+        .resize(&source, &mut destination, &options)
+        .map_err(ImageError::undecodable)?;
+    let bytes = destination.into_vec();
+    let pixels = match pixel_type {
+        PixelType::U8x4 => Pixels::Rgba(bytes),
+        _ => Pixels::Rgb(bytes),
+    };
+    Ok((target, target, pixels))
+}
+
+fn orient(
+    width: u32,
+    height: u32,
+    pixels: Pixels,
+    orientation: Orientation,
+) -> Result<Pixels, ImageError> {
+    if orientation == Orientation::NoTransforms {
+        return Ok(pixels);
+    }
+    let broken = || ImageError::Invalid("pixel buffer does not match its size".into());
+    let mut image = match pixels {
+        Pixels::Rgb(rgb) => DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(width, height, rgb).ok_or_else(broken)?,
+        ),
+        Pixels::Rgba(rgba) => DynamicImage::ImageRgba8(
+            image::RgbaImage::from_raw(width, height, rgba).ok_or_else(broken)?,
+        ),
+    };
+    image.apply_orientation(orientation);
+    Ok(match image {
+        DynamicImage::ImageRgba8(rgba) => Pixels::Rgba(rgba.into_raw()),
+        other => Pixels::Rgb(other.into_rgb8().into_raw()),
+    })
+}
+
+fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
+    for pixel in rgba.chunks_exact(4) {
+        rgb.extend_from_slice(&pixel[..3]);
+    }
+    rgb
+}
+
+/// Encodes opaque pixels as JPEG and transparent ones as PNG; nothing but pixels is written.
+fn encode(
+    width: u32,
+    height: u32,
+    pixels: Pixels,
+    as_jpeg: bool,
+) -> Result<NormalizedPicture, ImageError> {
+    let mut bytes = Vec::new();
+    let encoding_failed =
+        |err: image::ImageError| ImageError::Invalid(format!("encoding failed: {err}"));
+    let format = match (pixels, as_jpeg) {
+        (Pixels::Rgb(rgb), true) => {
+            JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
+                .write_image(&rgb, width, height, image::ExtendedColorType::Rgb8)
+                .map_err(encoding_failed)?;
+            StoredFormat::Jpeg
+        }
+        (Pixels::Rgb(rgb), false) => {
+            png_encoder(&mut bytes)
+                .write_image(&rgb, width, height, image::ExtendedColorType::Rgb8)
+                .map_err(encoding_failed)?;
+            StoredFormat::Png
+        }
+        (Pixels::Rgba(rgba), _) => {
+            png_encoder(&mut bytes)
+                .write_image(&rgba, width, height, image::ExtendedColorType::Rgba8)
+                .map_err(encoding_failed)?;
+            StoredFormat::Png
+        }
+    };
+    Ok(NormalizedPicture {
+        bytes,
+        format,
+        width,
+        height,
+    })
+}
+
+fn png_encoder(out: &mut Vec<u8>) -> PngEncoder<&mut Vec<u8>> {
+    PngEncoder::new_with_quality(out, CompressionType::Default, PngFilter::Adaptive)
+}
