@@ -82,14 +82,14 @@ fn fallback(input: &[u8], limits: &PipelineLimits) -> Result<Decoded, ImageError
     super::decode_with_image(input, ImageFormat::Jpeg, limits)
 }
 
-/// jpeg-decoder hands CMYK out as stored by Adobe software (inverted); this is the naive
-/// conversion without a colour profile, which is what browsers do for untagged CMYK.
+/// jpeg-decoder undoes Adobe's inversion, so 0 means no ink; this is the naive conversion without
+/// a colour profile, which is what browsers do for untagged CMYK.
 fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
     for pixel in cmyk.chunks_exact(4) {
-        let k = u16::from(pixel[3]);
-        for &channel in &pixel[..3] {
-            rgb.push((u16::from(channel) * k / 255) as u8);
+        let paper = 255 - u16::from(pixel[3]);
+        for &ink in &pixel[..3] {
+            rgb.push(((255 - u16::from(ink)) * paper / 255) as u8);
         }
     }
     rgb
@@ -163,10 +163,9 @@ mod tests {
     }
 
     #[test]
-    fn inverted_cmyk_converts_to_rgb() {
-        // Adobe-inverted: 255 means no ink.
-        assert_eq!(cmyk_to_rgb(&[255, 255, 255, 255]), vec![255, 255, 255]);
-        assert_eq!(cmyk_to_rgb(&[255, 0, 0, 255]), vec![255, 0, 0]);
-        assert_eq!(cmyk_to_rgb(&[255, 255, 255, 0]), vec![0, 0, 0]);
+    fn cmyk_converts_to_rgb() {
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0]), vec![255, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[0, 255, 255, 0]), vec![255, 0, 0]);
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 255]), vec![0, 0, 0]);
     }
 }
