@@ -42,7 +42,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn table() -> Vec<(&'static str, Expect)> {
     use Expect::{GreyHalfTransparent, Invalid, Picture, Solid, Unsupported, Upright};
-    use StoredFormat::{Jpeg, Png};
+    use StoredFormat::Jpeg;
     vec![
         ("orientation-1.jpg", Upright(Jpeg)),
         ("orientation-2.jpg", Upright(Jpeg)),
