@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
+use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
 use crate::metrics::Metrics;
 use crate::ports::{ObjectStore, ProfileStore, StoreError};
@@ -36,6 +37,7 @@ pub struct AppContext {
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
     pub profile: Arc<dyn ProfileStore>,
+    pub initials: Arc<InitialsService>,
 }
 
 impl AppContext {
@@ -49,12 +51,17 @@ impl AppContext {
         let readiness = Readiness::start(store.clone(), interval).await;
         let metrics = Metrics::new()?;
         let profile: Arc<dyn ProfileStore> = Arc::new(NoProfileStore);
+        let initials = Arc::new(
+            InitialsService::new(&settings, &metrics)
+                .map_err(|e| StartError::Component(e.to_string()))?,
+        );
         Ok(Self {
             settings,
             store,
             readiness,
             metrics,
             profile,
+            initials,
         })
     }
 
@@ -64,7 +71,8 @@ impl AppContext {
             .app_data(web::Data::from(self.readiness.clone()))
             .app_data(web::Data::new(self.metrics.clone()))
             .app_data(web::Data::new(self.store.clone()))
-            .app_data(web::Data::new(self.profile.clone()));
+            .app_data(web::Data::new(self.profile.clone()))
+            .app_data(web::Data::from(self.initials.clone()));
     }
 }
 

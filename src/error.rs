@@ -196,3 +196,13 @@ pub fn query_error(err: &actix_web::error::QueryPayloadError) -> actix_web::Erro
 pub fn path_error(err: &actix_web::error::PathError) -> actix_web::Error {
     ApiError::InvalidParameter(format!("malformed path: {err}")).into()
 }
+
+impl From<crate::domain::render::RenderError> for ApiError {
+    fn from(error: crate::domain::render::RenderError) -> Self {
+        use crate::domain::render::RenderError;
+        match error {
+            RenderError::InvalidSpec(message) => Self::InvalidParameter(message),
+            other => Self::internal(other),
+        }
+    }
+}

@@ -1,4 +1,7 @@
 //! The domain: pure logic that knows nothing of HTTP, S3 or Auth0.
 
 pub mod image;
+pub mod initials;
+pub mod placeholder;
 pub mod readiness;
+pub mod render;

@@ -1,6 +1,8 @@
 //! The HTTP edge: the whole route table, the request observer and the JSON error shape.
 
+pub mod extract;
 pub mod health;
+pub mod initials;
 pub mod openapi;
 
 use std::time::Instant;
@@ -28,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/readyz").route(get_or_head().to(health::readyz)))
         .service(web::resource("/metrics").route(get_or_head().to(health::metrics)))
         .service(web::resource("/openapi.json").route(get_or_head().to(openapi::openapi_json)))
+        .service(web::resource("/initials/{file}").route(get_or_head().to(initials::initials)))
         .default_service(web::to(not_found));
 }
 

@@ -25,6 +25,7 @@ pub struct ErrorBody {
         crate::http::health::healthz,
         crate::http::health::readyz,
         crate::http::health::metrics,
+        crate::http::initials::initials,
     ),
     components(schemas(ErrorBody))
 )]

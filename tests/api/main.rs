@@ -3,4 +3,5 @@
 mod common;
 mod foundation;
 mod pipeline;
+mod initials;
 mod storage_contract;

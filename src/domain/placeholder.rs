@@ -1,0 +1,232 @@
+//! Initials placeholders as a service: resolves a request into a scene, renders it once, and
+//! keeps the bytes in a cache bounded in bytes, with a strong ETag.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use prometheus::{IntCounterVec, Opts};
+use sha2::{Digest, Sha256};
+
+pub use crate::domain::initials::Rgb;
+use crate::domain::initials::{self, NEUTRAL_BG, NEUTRAL_FG};
+pub use crate::domain::render::{PictureFormat, RenderError, Shape};
+use crate::domain::render::{RENDERER_VERSION, Renderer, Scene};
+
+/// Longest text considered; the HTTP edge refuses longer ones, other callers are truncated.
+const MAX_TEXT_BYTES: usize = 256;
+/// Renders below this edge run inline: they take less time than a hop to the blocking pool.
+const INLINE_MAX_SIZE: u32 = 256;
+
+/// What a caller asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InitialsSpec {
+    /// A display name, an e-mail address, or the initials themselves.
+    pub text: String,
+    pub size: u32,
+    pub format: PictureFormat,
+    /// Background; default: picked from the normalized text.
+    pub bg: Option<Rgb>,
+    /// Text colour; default: the one with the better contrast on the background.
+    pub fg: Option<Rgb>,
+    /// Number of initials, 1..=3.
+    pub length: u8,
+    pub shape: Shape,
+    pub bold: bool,
+}
+
+impl InitialsSpec {
+    /// PNG, two initials, square, regular weight, default colours.
+    pub fn new(text: impl Into<String>, size: u32) -> Self {
+        Self {
+            text: text.into(),
+            size,
+            format: PictureFormat::Png,
+            bg: None,
+            fg: None,
+            length: 2,
+            shape: Shape::Square,
+            bold: false,
+        }
+    }
+}
+
+/// Encoded picture bytes with their HTTP identity.
+#[derive(Clone, Debug)]
+pub struct RenderedPicture {
+    pub bytes: Bytes,
+    pub content_type: &'static str,
+    /// Quoted strong ETag.
+    pub etag: String,
+}
+
+pub struct InitialsService {
+    renderer: Arc<Renderer>,
+    cache: moka::future::Cache<Scene, RenderedPicture>,
+    lookups: IntCounterVec,
+}
+
+impl InitialsService {
+    pub fn new(
+        settings: &crate::Settings,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<Self, RenderError> {
+        let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
+        let cache = moka::future::Cache::builder()
+            .max_capacity(settings.initials.cache_bytes)
+            .weigher(|scene: &Scene, picture: &RenderedPicture| {
+                let weight = picture.bytes.len() + scene.initials.len() + 160;
+                u32::try_from(weight).unwrap_or(u32::MAX)
+            })
+            .build();
+        let lookups = IntCounterVec::new(
+            Opts::new(
+                "initials_cache_lookups_total",
+                "Initials picture cache lookups by result (hit or miss)",
+            ),
+            &["result"],
+        )
+        .and_then(|c| metrics.register(&c).map(|()| c))
+        .map_err(|e| RenderError::Metrics(e.to_string()))?;
+        Ok(Self {
+            renderer,
+            cache,
+            lookups,
+        })
+    }
+
+    /// The picture for `spec`, from the cache or rendered now.
+    pub async fn render(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
+        let scene = resolve(spec)?;
+        let missed = AtomicBool::new(false);
+        let renderer = self.renderer.clone();
+        let result = self
+            .cache
+            .try_get_with(scene.clone(), async {
+                missed.store(true, Ordering::Relaxed);
+                render_scene(renderer, scene).await
+            })
+            .await
+            .map_err(|e| (*e).clone());
+        let label = if missed.load(Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        };
+        self.lookups.with_label_values(&[label]).inc();
+        result
+    }
+
+    /// True when the bundled or extra fonts can draw `grapheme`.
+    pub fn can_draw(&self, grapheme: &str) -> bool {
+        self.renderer.can_draw(grapheme)
+    }
+}
+
+/// Validates the spec and fixes every default: the scene is the cache key and the ETag input.
+fn resolve(spec: &InitialsSpec) -> Result<Scene, RenderError> {
+    if !(16..=1024).contains(&spec.size) {
+        return Err(RenderError::InvalidSpec(format!(
+            "size must be within 16..=1024, got {}",
+            spec.size
+        )));
+    }
+    if !(1..=3).contains(&spec.length) {
+        return Err(RenderError::InvalidSpec(format!(
+            "length must be within 1..=3, got {}",
+            spec.length
+        )));
+    }
+    let mut end = spec.text.len().min(MAX_TEXT_BYTES);
+    while !spec.text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &spec.text[..end];
+    let initials = initials::initials(text, spec.length);
+    let palette = if initials.is_empty() {
+        (NEUTRAL_BG, NEUTRAL_FG)
+    } else {
+        initials::default_colors(text)
+    };
+    let bg = spec.bg.unwrap_or(palette.0);
+    let fg = spec.fg.unwrap_or_else(|| {
+        if spec.bg.is_some() {
+            initials::text_color_for(bg)
+        } else {
+            palette.1
+        }
+    });
+    Ok(Scene {
+        initials,
+        size: spec.size,
+        format: spec.format,
+        bg,
+        fg,
+        shape: spec.shape,
+        bold: spec.bold,
+    })
+}
+
+async fn render_scene(
+    renderer: Arc<Renderer>,
+    scene: Scene,
+) -> Result<RenderedPicture, RenderError> {
+    let etag = etag(&scene);
+    let content_type = scene.format.content_type();
+    let bytes = if scene.size <= INLINE_MAX_SIZE {
+        renderer.render(&scene)?
+    } else {
+        tokio::task::spawn_blocking(move || renderer.render(&scene))
+            .await
+            .map_err(|e| RenderError::Worker(e.to_string()))??
+    };
+    Ok(RenderedPicture {
+        bytes: Bytes::from(bytes),
+        content_type,
+        etag,
+    })
+}
+
+/// Strong ETag: SHA-256 over the renderer version and every resolved parameter.
+fn etag(scene: &Scene) -> String {
+    let key = format!(
+        "v{RENDERER_VERSION}\n{}\n{}\n{:?}\n{}\n{}\n{:?}\n{}",
+        scene.initials,
+        scene.size,
+        scene.format,
+        scene.bg.css(),
+        scene.fg.css(),
+        scene.shape,
+        scene.bold
+    );
+    let digest = Sha256::digest(key.as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_fixes_defaults_and_keys_on_the_initials() {
+        let a = resolve(&InitialsSpec::new("Jane Doe", 64)).expect("valid");
+        let b = resolve(&InitialsSpec::new("  jane   doe ", 64)).expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(etag(&a), etag(&b));
+        let neutral = resolve(&InitialsSpec::new("", 64)).expect("empty text is valid");
+        assert_eq!((neutral.initials.as_str(), neutral.bg), ("", NEUTRAL_BG));
+        let mut spec = InitialsSpec::new("jd", 64);
+        spec.bg = Some(Rgb::hex(0xFF_FFFF));
+        let scene = resolve(&spec).expect("valid");
+        assert_eq!(
+            scene.fg,
+            initials::DARK_TEXT,
+            "explicit light bg gets dark text"
+        );
+        for (size, length) in [(15, 2), (1025, 2), (64, 0), (64, 4)] {
+            let mut spec = InitialsSpec::new("jd", size);
+            spec.length = length;
+            assert!(matches!(resolve(&spec), Err(RenderError::InvalidSpec(_))));
+        }
+    }
+}

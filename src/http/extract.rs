@@ -1,0 +1,144 @@
+//! Validated extractors shared by the image routes: the query, `Size` (`size`/`s`), hex colours.
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+
+use crate::domain::initials::Rgb;
+use crate::error::ApiError;
+
+/// The query string as name → value (the last value wins when a name repeats), with typed
+/// readers that answer 400 `invalid_parameter` for bad values.
+#[derive(Clone, Debug, Default)]
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    pub fn parse(query_string: &str) -> Result<Self, ApiError> {
+        actix_web::web::Query::<HashMap<String, String>>::from_query(query_string)
+            .map(|q| Self(q.into_inner()))
+            .map_err(|e| ApiError::InvalidParameter(format!("malformed query string: {e}")))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// `size`, else `s`, else the default.
+    pub fn size(&self) -> Result<Size, ApiError> {
+        match self.get("size").or_else(|| self.get("s")) {
+            None => Ok(Size(Size::DEFAULT)),
+            Some(value) => Size::parse(value),
+        }
+    }
+
+    /// An optional colour: 3 or 6 hex digits without `#`.
+    pub fn color(&self, name: &str) -> Result<Option<Rgb>, ApiError> {
+        self.get(name).map(|v| parse_color(name, v)).transpose()
+    }
+
+    /// `true` or `false` (also `1`/`0`); absent means `default`.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(ApiError::InvalidParameter(format!(
+                "{name} must be true or false, got {other:?}"
+            ))),
+        }
+    }
+}
+
+impl FromRequest for QueryParams {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req.query_string()))
+    }
+}
+
+/// A square picture edge from `size` (or its alias `s`): 16..=1024, default 128. Out of range
+/// or not a number is a 400 `invalid_parameter`, never a clamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u32);
+
+impl Size {
+    pub const MIN: u32 = 16;
+    pub const MAX: u32 = 1024;
+    pub const DEFAULT: u32 = 128;
+
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        value
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (Self::MIN..=Self::MAX).contains(n))
+            .map(Self)
+            .ok_or_else(|| {
+                ApiError::InvalidParameter(format!(
+                    "size must be a whole number of pixels within {}..={}, got {value:?}",
+                    Self::MIN,
+                    Self::MAX
+                ))
+            })
+    }
+}
+
+impl FromRequest for Size {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(QueryParams::parse(req.query_string()).and_then(|q| q.size()))
+    }
+}
+
+/// A colour as 3 or 6 hex digits without `#`; `name` goes into the error message.
+pub fn parse_color(name: &str, value: &str) -> Result<Rgb, ApiError> {
+    Rgb::parse_hex(value).ok_or_else(|| {
+        ApiError::InvalidParameter(format!(
+            "{name} must be 3 or 6 hex digits without '#', got {value:?}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_accepts_the_range_and_the_alias() {
+        let cases = [
+            ("", Some(128)),
+            ("size=16", Some(16)),
+            ("s=1024", Some(1024)),
+            ("size=64&s=32", Some(64)),
+            ("size=15", None),
+            ("size=1025", None),
+            ("s=0", None),
+            ("size=-1", None),
+            ("size=12.5", None),
+            ("size=", None),
+            ("size=big", None),
+        ];
+        for (query, expected) in cases {
+            let got = QueryParams::parse(query)
+                .and_then(|q| q.size())
+                .ok()
+                .map(|s| s.0);
+            assert_eq!(got, expected, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn colours_and_flags() {
+        let query = QueryParams::parse("bg=fff&fg=%23fff&bold=maybe&on=1").expect("parses");
+        assert_eq!(query.color("bg").ok().flatten(), Some(Rgb::hex(0xFF_FFFF)));
+        assert!(query.color("fg").is_err(), "a leading # is refused");
+        assert!(query.color("absent").is_ok_and(|c| c.is_none()));
+        assert!(query.flag("bold", false).is_err());
+        assert!(query.flag("on", false).is_ok_and(|b| b));
+        assert!(query.flag("absent", true).is_ok_and(|b| b));
+    }
+}

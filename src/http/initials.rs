@@ -1,0 +1,121 @@
+//! `GET /initials/{text}.{png|svg}`: initials placeholders.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::domain::placeholder::{
+    InitialsService, InitialsSpec, PictureFormat, RenderedPicture, Shape,
+};
+use crate::error::ApiError;
+use crate::http::extract::QueryParams;
+
+/// Longest accepted text, in bytes after percent-decoding.
+const MAX_TEXT_BYTES: usize = 256;
+
+/// An initials picture (PNG or SVG) for a name, an e-mail address or the initials themselves.
+#[utoipa::path(get, path = "/initials/{file}", tag = "initials",
+    params(
+        ("file" = String, Path, description = "Percent-encoded text (1..=256 bytes) plus `.png` or `.svg`, e.g. `Jane%20Doe.png`"),
+        ("size" = Option<u32>, Query, description = "Edge in pixels, 16..=1024 (alias `s`), default 128"),
+        ("bg" = Option<String>, Query, description = "Background, 3 or 6 hex digits; default from the name"),
+        ("fg" = Option<String>, Query, description = "Text colour, 3 or 6 hex digits; default: WCAG contrast ≥ 4.5"),
+        ("length" = Option<u8>, Query, description = "Number of initials, 1..=3, default 2"),
+        ("shape" = Option<String>, Query, description = "`square` (default) or `circle` (transparent outside)"),
+        ("bold" = Option<bool>, Query, description = "Bold face, default false"),
+    ),
+    responses(
+        (status = 200, description = "The picture (image/png or image/svg+xml)", content_type = "image/png"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "invalid_parameter", body = crate::http::openapi::ErrorBody),
+    ))]
+pub async fn initials(
+    req: HttpRequest,
+    query: QueryParams,
+    service: web::Data<InitialsService>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = parse_request(&req, &query)?;
+    let picture = service.render(&spec).await?;
+    Ok(image_response(&req, &picture))
+}
+
+/// Path and query into a validated spec.
+fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsSpec, ApiError> {
+    let file = req.path().rsplit('/').next().unwrap_or_default();
+    let (raw_text, extension) = file
+        .rsplit_once('.')
+        .ok_or_else(|| ApiError::InvalidParameter("the path must end in .png or .svg".into()))?;
+    let format = match extension {
+        "png" => PictureFormat::Png,
+        "svg" => PictureFormat::Svg,
+        other => {
+            return Err(ApiError::InvalidParameter(format!(
+                "unknown picture format {other:?}: use .png or .svg"
+            )));
+        }
+    };
+    let text = percent_encoding::percent_decode_str(raw_text)
+        .decode_utf8()
+        .map_err(|_| ApiError::InvalidParameter("the text must be UTF-8".into()))?;
+    if text.is_empty() || text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::InvalidParameter(format!(
+            "the text must be 1..={MAX_TEXT_BYTES} bytes, got {}",
+            text.len()
+        )));
+    }
+    let length = match query.get("length") {
+        None => 2,
+        Some(v @ ("1" | "2" | "3")) => v.parse().unwrap_or(2),
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "length must be 1, 2 or 3, got {other:?}"
+            )));
+        }
+    };
+    let shape = match query.get("shape") {
+        None | Some("square") => Shape::Square,
+        Some("circle") => Shape::Circle,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "shape must be square or circle, got {other:?}"
+            )));
+        }
+    };
+    Ok(InitialsSpec {
+        text: text.into_owned(),
+        size: query.size()?.0,
+        format,
+        bg: query.color("bg")?,
+        fg: query.color("fg")?,
+        length,
+        shape,
+        bold: query.flag("bold", false)?,
+    })
+}
+
+/// 200 with the contract's image headers, or 304 when the client already holds this ETag.
+pub fn image_response(req: &HttpRequest, picture: &RenderedPicture) -> HttpResponse {
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == picture.etag)
+        });
+    let mut response = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, picture.etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if matches {
+        return response.finish();
+    }
+    response
+        .content_type(picture.content_type)
+        .body(picture.bytes.clone())
+}
