@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use image::{GenericImageView, RgbaImage};
+use image::RgbaImage;
 use reqwest::StatusCode;
 
 use crate::common::TestApp;
@@ -138,7 +138,8 @@ async fn every_valid_combination_has_the_requested_size() {
             for shape in ["", "&shape=square", "&shape=circle"] {
                 for style in ["", "&bold=true&bg=fff", "&bold=false&fg=123456&bg=abcdef"] {
                     let query = format!("?s={size}{length}{shape}{style}");
-                    let picture = png(&app, &format!("/initials/Jane%20van%20Doe.png{query}")).await;
+                    let picture =
+                        png(&app, &format!("/initials/Jane%20van%20Doe.png{query}")).await;
                     assert_eq!(picture.dimensions(), (size, size), "{query}");
                     let corner = picture.get_pixel(0, 0).0[3];
                     let centre = picture.get_pixel(size / 2, size / 2).0[3];
@@ -178,7 +179,14 @@ async fn explicit_colours_are_honoured_and_png_is_small() {
     let text = svg.text().await.expect("svg");
     assert!(text.contains("#ff0000") && text.contains("#0000ff"));
 
-    for name in ["Jane Doe", "Élodie", "李小龍", "김민준", "محمد علي", "क्षितिज शर्मा"] {
+    for name in [
+        "Jane Doe",
+        "Élodie",
+        "李小龍",
+        "김민준",
+        "محمد علي",
+        "क्षितिज शर्मा",
+    ] {
         for extra in ["", "&shape=circle", "&bold=true"] {
             let response = app
                 .get(&format!("/initials/{}.png?size=128{extra}", enc(name)))
@@ -267,7 +275,12 @@ async fn pictures_match_the_goldens() {
         // and only a sliver of pixels may move a lot.
         let (mut total, mut far) = (0_u64, 0_usize);
         for (p, g) in picture.pixels().zip(golden.pixels()) {
-            let diff = p.0.iter().zip(g.0).map(|(a, b)| a.abs_diff(b)).max().unwrap_or(0);
+            let diff =
+                p.0.iter()
+                    .zip(g.0)
+                    .map(|(a, b)| a.abs_diff(b))
+                    .max()
+                    .unwrap_or(0);
             total += u64::from(diff);
             if diff > 48 {
                 far += 1;
@@ -275,7 +288,10 @@ async fn pictures_match_the_goldens() {
         }
         let pixels = (picture.width() * picture.height()) as usize;
         let mean = total as f64 / pixels as f64;
-        assert!(mean < 1.5 && far * 200 < pixels, "{name}: mean {mean:.2}, {far} pixels far");
+        assert!(
+            mean < 1.5 && far * 200 < pixels,
+            "{name}: mean {mean:.2}, {far} pixels far"
+        );
     }
     app.stop().await;
 }

@@ -2,6 +2,6 @@
 
 mod common;
 mod foundation;
-mod pipeline;
 mod initials;
+mod pipeline;
 mod storage_contract;
