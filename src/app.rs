@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
+use crate::adapters::auth0::Auth0Profiles;
 use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
@@ -50,7 +51,13 @@ impl AppContext {
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
         let metrics = Metrics::new()?;
-        let profile: Arc<dyn ProfileStore> = Arc::new(NoProfileStore);
+        let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
+            let auth0 = Auth0Profiles::from_settings(&settings, &metrics)
+                .map_err(|e| StartError::Component(e.to_string()))?;
+            Arc::new(auth0)
+        } else {
+            Arc::new(NoProfileStore)
+        };
         let initials = Arc::new(
             InitialsService::new(&settings, &metrics)
                 .map_err(|e| StartError::Component(e.to_string()))?,

@@ -1,5 +1,6 @@
 //! Adapters: the only place where SDK and HTTP client types appear.
 
+pub mod auth0;
 pub mod fs;
 pub mod no_profile;
 pub mod s3;

@@ -1,5 +1,6 @@
 //! One integration binary: every test builds the real app on port 0 with `visage::serve`.
 
+mod auth0;
 mod common;
 mod foundation;
 mod initials;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod auth0_mgmt;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;

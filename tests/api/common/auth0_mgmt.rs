@@ -1,0 +1,223 @@
+//! A local stand-in for Auth0's Management API: `/oauth/token` and `PATCH /api/v2/users/{id}`,
+//! with scripted failures and every request recorded as it arrived (raw path, token, body).
+
+use std::collections::{HashSet, VecDeque};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+/// What the stand-in answers to the next PATCH (before the scripted list runs out and it
+/// answers 200 again).
+#[derive(Clone, Debug)]
+pub enum Scripted {
+    /// Any status with an empty JSON error body.
+    Status(u16),
+    /// 429 with `x-ratelimit-reset` this many seconds from now.
+    RateLimitedUntil { secs_from_now: u64 },
+    /// 429 with `Retry-After: secs`.
+    RetryAfter { secs: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordedPatch {
+    /// The path exactly as sent (still percent-encoded).
+    pub raw_path: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+    pub status: u16,
+    pub at: SystemTime,
+}
+
+#[derive(Default)]
+struct State {
+    token_requests: Vec<Value>,
+    patches: Vec<RecordedPatch>,
+    script: VecDeque<Scripted>,
+    /// Answer every PATCH with this status (after the token check).
+    always: Option<u16>,
+    /// Refuse every token, fresh or not.
+    refuse_all_tokens: bool,
+    issued: u32,
+    valid: HashSet<String>,
+    expires_in: u64,
+    /// The earliest moment a retry is allowed after a scripted 429.
+    not_before: Option<SystemTime>,
+}
+
+#[derive(Clone)]
+pub struct MgmtStandIn {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl MgmtStandIn {
+    /// Starts on a free loopback port; tokens live a day unless [`MgmtStandIn::set_expires_in`].
+    pub fn start() -> Self {
+        let state = Arc::new(Mutex::new(State {
+            expires_in: 86_400,
+            ..State::default()
+        }));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shared = state.clone();
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(web::Data::new(shared.clone()))
+                .default_service(web::to(answer))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            handle,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("stand-in state")
+    }
+
+    /// Settings that point write-back at this stand-in.
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("auth0.management.base_url", self.base.clone()),
+            ("auth0.management.client_id", "visage-test-client".into()),
+            (
+                "auth0.management.client_secret",
+                "visage-test-secret".into(),
+            ),
+        ]
+    }
+
+    pub fn script(&self, answers: &[Scripted]) {
+        self.lock().script.extend(answers.iter().cloned());
+    }
+
+    pub fn always(&self, status: u16) {
+        self.lock().always = Some(status);
+    }
+
+    /// Forgets every issued token, as when Auth0 rotates its keys or the grant is revoked.
+    pub fn revoke_tokens(&self) {
+        self.lock().valid.clear();
+    }
+
+    pub fn refuse_all_tokens(&self) {
+        self.lock().refuse_all_tokens = true;
+    }
+
+    pub fn set_expires_in(&self, secs: u64) {
+        self.lock().expires_in = secs;
+    }
+
+    pub fn token_requests(&self) -> Vec<Value> {
+        self.lock().token_requests.clone()
+    }
+
+    pub fn patches(&self) -> Vec<RecordedPatch> {
+        self.lock().patches.clone()
+    }
+
+    /// The earliest moment a retry was allowed by the last scripted 429, if any.
+    pub fn not_before(&self) -> Option<SystemTime> {
+        self.lock().not_before
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn answer(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<Mutex<State>>>,
+) -> HttpResponse {
+    let mut state = state.lock().expect("stand-in state");
+    let path = req.uri().path().to_owned();
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    match (req.method().as_str(), path.as_str()) {
+        ("POST", "/oauth/token") => {
+            state.token_requests.push(json);
+            state.issued += 1;
+            let token = format!("token-{}", state.issued);
+            state.valid.insert(token.clone());
+            HttpResponse::Ok().json(json!({
+                "access_token": token,
+                "expires_in": state.expires_in,
+                "scope": "update:users",
+                "token_type": "Bearer",
+            }))
+        }
+        ("PATCH", p) if p.starts_with("/api/v2/users/") => {
+            let authorization = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let token_ok = !state.refuse_all_tokens
+                && authorization
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .is_some_and(|t| state.valid.contains(t));
+            let response = if token_ok {
+                scripted_answer(&mut state, &json)
+            } else {
+                HttpResponse::Unauthorized()
+                    .json(json!({"statusCode": 401, "error": "Unauthorized"}))
+            };
+            state.patches.push(RecordedPatch {
+                raw_path: path,
+                authorization,
+                body: json,
+                status: response.status().as_u16(),
+                at: SystemTime::now(),
+            });
+            response
+        }
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+fn scripted_answer(state: &mut State, body: &Value) -> HttpResponse {
+    if let Some(status) = state.always {
+        return error(status);
+    }
+    match state.script.pop_front() {
+        None => HttpResponse::Ok().json(json!({"user_id": "stand-in", "patched": body})),
+        Some(Scripted::Status(status)) => error(status),
+        Some(Scripted::RateLimitedUntil { secs_from_now }) => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("clock")
+                .as_secs();
+            let reset = now + secs_from_now;
+            state.not_before = Some(UNIX_EPOCH + Duration::from_secs(reset));
+            HttpResponse::TooManyRequests()
+                .insert_header(("x-ratelimit-limit", "2"))
+                .insert_header(("x-ratelimit-remaining", "0"))
+                .insert_header(("x-ratelimit-reset", reset.to_string()))
+                .json(json!({"statusCode": 429, "error": "Too Many Requests"}))
+        }
+        Some(Scripted::RetryAfter { secs }) => {
+            state.not_before = Some(SystemTime::now() + Duration::from_secs(secs));
+            HttpResponse::TooManyRequests()
+                .insert_header(("retry-after", secs.to_string()))
+                .json(json!({"statusCode": 429, "error": "Too Many Requests"}))
+        }
+    }
+}
+
+fn error(status: u16) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status).expect("status");
+    HttpResponse::build(status).json(json!({"statusCode": status.as_u16(), "error": "scripted"}))
+}
