@@ -102,6 +102,7 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
             .configure(|cfg| context.register(cfg))
             .configure(crate::http::configure)
             .wrap(crate::http::error_handlers())
+            .wrap(actix_web::middleware::from_fn(crate::http::cors::cors))
             .wrap(actix_web::middleware::from_fn(crate::http::observe))
     })
     .workers(workers)

@@ -25,6 +25,8 @@ pub struct ErrorBody {
         crate::http::health::healthz,
         crate::http::health::readyz,
         crate::http::health::metrics,
+        crate::http::page::index,
+        crate::http::page::asset,
         crate::http::initials::initials,
     ),
     components(schemas(ErrorBody))

@@ -4,5 +4,6 @@ mod auth0;
 mod common;
 mod foundation;
 mod initials;
+mod page;
 mod pipeline;
 mod storage_contract;

@@ -1,0 +1,238 @@
+//! The browser page at `/`, its static files, and CORS on the upload API.
+
+use crate::common::TestApp;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:{EXTRA}; connect-src 'self'; form-action 'self'; \
+    base-uri 'none'; frame-ancestors 'none'";
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The `src`/`href` of the page's script and stylesheet.
+fn asset_links(html: &str) -> Vec<String> {
+    ["src=\"/static/", "href=\"/static/"]
+        .iter()
+        .filter_map(|marker| {
+            let start = html.find(marker)? + marker.len() - "/static/".len();
+            let end = start + html[start..].find('"')?;
+            Some(html[start..end].to_owned())
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_page_is_served_under_a_strict_policy_with_or_without_dev_mode() {
+    for dev in [false, true] {
+        let app = TestApp::spawn(&[("server.dev", if dev { "true" } else { "false" })]).await;
+        let res = app.get("/").await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            header(&res, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let extra = format!(" {}", app.base);
+        assert_eq!(
+            header(&res, "content-security-policy"),
+            Some(CSP.replace("{EXTRA}", &extra).as_str())
+        );
+        assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"));
+        let html = res.text().await.expect("html");
+        assert!(html.contains(&format!("data-dev=\"{dev}\"")), "{html}");
+        assert_eq!(
+            html.contains("id=\"token\""),
+            !dev,
+            "token field only outside dev mode"
+        );
+        // Examples point at the public URL; no template marker is left; nothing from elsewhere.
+        assert!(html.contains(&format!("{}/initials/Jane%20Doe.png", app.base)));
+        assert!(html.contains(&format!(
+            "{}/avatar/86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d",
+            app.base
+        )));
+        assert!(!html.contains("{{"), "unrendered marker");
+        assert!(
+            !html.contains("<script>") && !html.contains("style="),
+            "inline code breaks the CSP"
+        );
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+        let head = app.client.head(app.url("/")).send().await.expect("head");
+        assert_eq!(head.status(), 200);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn the_script_and_style_are_cacheable_and_revalidated() {
+    let app = TestApp::spawn(&[]).await;
+    let html = app.get("/").await.text().await.expect("html");
+    let links = asset_links(&html);
+    assert_eq!(links.len(), 2, "{html}");
+    for (link, content_type) in links
+        .iter()
+        .zip(["text/javascript; charset=utf-8", "text/css; charset=utf-8"])
+    {
+        let res = app.get(link).await;
+        assert_eq!(res.status(), 200, "{link}");
+        assert_eq!(header(&res, "content-type"), Some(content_type));
+        assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"));
+        let etag = header(&res, "etag").expect("etag").to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        // The page's ?v= is the content version, so a change busts every cache.
+        assert!(
+            link.ends_with(&format!("?v={}", etag.trim_matches('"'))),
+            "{link}"
+        );
+        assert!(!res.bytes().await.expect("body").is_empty());
+        let again = app
+            .client
+            .get(app.url(link))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(again.status(), 304);
+        let head = app.client.head(app.url(link)).send().await.expect("head");
+        assert_eq!(head.status(), 200);
+    }
+    let missing = app.get("/static/other.js").await;
+    assert_eq!(missing.status(), 404);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_picture_base_url_elsewhere_is_allowed_as_an_image_source() {
+    let app = TestApp::spawn(&[(
+        "storage.public_base_url",
+        "https://cdn.example.com/avatars/",
+    )])
+    .await;
+    let res = app.get("/").await;
+    let extra = format!(" {} https://cdn.example.com", app.base);
+    assert_eq!(
+        header(&res, "content-security-policy"),
+        Some(CSP.replace("{EXTRA}", &extra).as_str())
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn cors_answers_only_the_configured_origins() {
+    let app = TestApp::spawn(&[(
+        "server.cors_allowed_origins",
+        "https://app.example.com,https://admin.example.com/",
+    )])
+    .await;
+    // (path, origin, requested method, requested headers, allowed)
+    let cases: [(&str, &str, &str, Option<&str>, bool); 9] = [
+        (
+            "/v1/me/picture",
+            "https://app.example.com",
+            "POST",
+            Some("authorization, content-type"),
+            true,
+        ),
+        (
+            "/v1/users/auth0%7Cabc/picture",
+            "https://admin.example.com",
+            "DELETE",
+            Some("Authorization"),
+            true,
+        ),
+        (
+            "/v1/me/picture",
+            "https://APP.example.com",
+            "POST",
+            None,
+            true,
+        ),
+        (
+            "/v1/me/picture",
+            "https://evil.example.com",
+            "POST",
+            Some("authorization"),
+            false,
+        ),
+        (
+            "/v1/me/picture",
+            "https://app.example.com.evil.com",
+            "POST",
+            None,
+            false,
+        ),
+        ("/v1/me/picture", "null", "POST", None, false),
+        (
+            "/v1/me/picture",
+            "https://app.example.com",
+            "PUT",
+            None,
+            false,
+        ),
+        (
+            "/v1/me/picture",
+            "https://app.example.com",
+            "POST",
+            Some("authorization, x-debug"),
+            false,
+        ),
+        ("/metrics", "https://app.example.com", "POST", None, false),
+    ];
+    for (path, origin, method, headers, allowed) in cases {
+        let mut preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", method);
+        if let Some(headers) = headers {
+            preflight = preflight.header("access-control-request-headers", headers);
+        }
+        let res = preflight.send().await.expect("preflight");
+        let what = format!("{path} {origin} {method} {headers:?}");
+        if allowed {
+            assert_eq!(res.status(), 204, "{what}");
+            assert_eq!(
+                header(&res, "access-control-allow-origin"),
+                Some(origin),
+                "{what}"
+            );
+            assert_eq!(
+                header(&res, "access-control-allow-methods"),
+                Some("POST, DELETE")
+            );
+            assert_eq!(
+                header(&res, "access-control-allow-headers"),
+                Some("Authorization, Content-Type")
+            );
+        } else {
+            let cors: Vec<_> = res
+                .headers()
+                .keys()
+                .filter(|k| k.as_str().starts_with("access-control-"))
+                .collect();
+            assert!(cors.is_empty(), "{what}: {cors:?}");
+        }
+    }
+    // The real request's answer (whatever its status) is readable by the allowed origin only.
+    for (origin, allowed) in [
+        ("https://app.example.com", true),
+        ("https://evil.example.com", false),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/v1/me/picture"))
+            .header("origin", origin)
+            .header("content-type", "image/png")
+            .body(Vec::<u8>::new())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(
+            header(&res, "access-control-allow-origin"),
+            allowed.then_some(origin),
+            "{origin} got {}",
+            res.status()
+        );
+    }
+    app.stop().await;
+}
