@@ -9,10 +9,15 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::adapters::auth0::Auth0Profiles;
-use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
+use crate::adapters::{
+    fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
+};
+use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
+use crate::domain::upload::{PipelineRunner, UploadService};
 use crate::metrics::Metrics;
+use crate::ports::tokens::TokenVerifier;
 use crate::ports::{ObjectStore, ProfileStore, StoreError};
 use crate::settings::{Backend, Settings};
 
@@ -39,6 +44,10 @@ pub struct AppContext {
     pub metrics: Metrics,
     pub profile: Arc<dyn ProfileStore>,
     pub initials: Arc<InitialsService>,
+    /// `None` when `auth.issuer` is unset (uploads answer 401, dev mode aside).
+    pub tokens: Option<Arc<dyn TokenVerifier>>,
+    pub uploads: Arc<UploadService>,
+    pub pictures: Arc<PictureService>,
 }
 
 impl AppContext {
@@ -62,6 +71,32 @@ impl AppContext {
             InitialsService::new(&settings, &metrics)
                 .map_err(|e| StartError::Component(e.to_string()))?,
         );
+        let tokens: Option<Arc<dyn TokenVerifier>> = match &settings.auth.issuer {
+            Some(issuer) => Some(
+                JwksVerifier::start(&settings.auth, issuer)
+                    .await
+                    .map_err(|e| StartError::Component(format!("token verifier: {e}")))?,
+            ),
+            None => None,
+        };
+        let runner = Arc::new(PipelineRunner::new(
+            settings.limits.pipeline_concurrency,
+            Duration::from_secs(settings.limits.pipeline_timeout_secs),
+        ));
+        let variants = VariantCache::new(settings.pictures.cache_bytes);
+        let uploads = Arc::new(UploadService::new(
+            &settings,
+            store.clone(),
+            profile.clone(),
+            runner.clone(),
+            variants.clone(),
+        ));
+        let pictures = Arc::new(PictureService::new(
+            &settings,
+            store.clone(),
+            runner,
+            variants,
+        ));
         Ok(Self {
             settings,
             store,
@@ -69,6 +104,9 @@ impl AppContext {
             metrics,
             profile,
             initials,
+            tokens,
+            uploads,
+            pictures,
         })
     }
 
@@ -79,7 +117,10 @@ impl AppContext {
             .app_data(web::Data::new(self.metrics.clone()))
             .app_data(web::Data::new(self.store.clone()))
             .app_data(web::Data::new(self.profile.clone()))
-            .app_data(web::Data::from(self.initials.clone()));
+            .app_data(web::Data::from(self.initials.clone()))
+            .app_data(web::Data::new(self.tokens.clone()))
+            .app_data(web::Data::new(self.uploads.clone()))
+            .app_data(web::Data::new(self.pictures.clone()));
     }
 }
 

@@ -206,3 +206,41 @@ impl From<crate::domain::render::RenderError> for ApiError {
         }
     }
 }
+
+impl From<crate::ports::tokens::TokenError> for ApiError {
+    fn from(err: crate::ports::tokens::TokenError) -> Self {
+        use crate::ports::tokens::TokenError;
+        match err {
+            TokenError::Invalid(message) => Self::Unauthorized(message),
+            TokenError::KeysUnavailable(_) => Self::UpstreamUnavailable(err.into()),
+        }
+    }
+}
+
+impl From<crate::domain::upload::UploadError> for ApiError {
+    fn from(err: crate::domain::upload::UploadError) -> Self {
+        use crate::domain::upload::UploadError;
+        match err {
+            UploadError::Image(image) => image.into(),
+            UploadError::Forbidden(message) => Self::Forbidden(message),
+            UploadError::Storage(source) => Self::StorageUnavailable(source.into()),
+            UploadError::Profile { picture, source } => Self::MetadataUpdateFailed {
+                picture,
+                source: source.into(),
+            },
+            UploadError::ProfileClear(source) => Self::UpstreamUnavailable(source.into()),
+            UploadError::Worker(message) => Self::Internal(message.into()),
+        }
+    }
+}
+
+impl From<crate::domain::pictures::PictureError> for ApiError {
+    fn from(err: crate::domain::pictures::PictureError) -> Self {
+        use crate::domain::pictures::PictureError;
+        match err {
+            PictureError::NotFound => Self::NotFound("no picture at that key".into()),
+            PictureError::Storage(source) => Self::StorageUnavailable(source.into()),
+            PictureError::Resize(message) => Self::Internal(message.into()),
+        }
+    }
+}

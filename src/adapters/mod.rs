@@ -2,5 +2,6 @@
 
 pub mod auth0;
 pub mod fs;
+pub mod jwks;
 pub mod no_profile;
 pub mod s3;

@@ -2,6 +2,8 @@
 
 pub mod image;
 pub mod initials;
+pub mod pictures;
 pub mod placeholder;
 pub mod readiness;
 pub mod render;
+pub mod upload;

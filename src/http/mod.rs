@@ -1,11 +1,14 @@
 //! The HTTP edge: the whole route table, the request observer and the JSON error shape.
 
+pub mod auth;
 pub mod cors;
 pub mod extract;
 pub mod health;
 pub mod initials;
 pub mod openapi;
 pub mod page;
+pub mod pictures;
+pub mod upload;
 
 use std::time::Instant;
 
@@ -35,6 +38,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/initials/{file}").route(get_or_head().to(initials::initials)))
         .service(web::resource("/").route(get_or_head().to(page::index)))
         .service(web::resource("/static/{file}").route(get_or_head().to(page::asset)))
+        .service(
+            web::resource("/v1/me/picture")
+                .route(web::post().to(upload::upload_me))
+                .route(web::delete().to(upload::delete_me)),
+        )
+        // `.*` so that an id with an encoded `/` (or a raw one) is one parameter.
+        .service(
+            web::resource("/v1/users/{user_id:.*}/picture")
+                .route(web::post().to(upload::upload_user))
+                .route(web::delete().to(upload::delete_user)),
+        )
+        .service(web::resource("/pictures/{key:.*}").route(get_or_head().to(pictures::get_picture)))
         .default_service(web::to(not_found));
 }
 

@@ -28,8 +28,13 @@ pub struct ErrorBody {
         crate::http::page::index,
         crate::http::page::asset,
         crate::http::initials::initials,
+        crate::http::upload::upload_me,
+        crate::http::upload::upload_user,
+        crate::http::upload::delete_me,
+        crate::http::upload::delete_user,
+        crate::http::pictures::get_picture,
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, crate::http::upload::UploadResponse))
 )]
 pub struct ApiDoc;
 

@@ -5,6 +5,7 @@
 
 pub mod profile;
 pub mod store;
+pub mod tokens;
 
 pub use profile::{ProfileError, ProfileStore};
 pub use store::{ObjectKey, ObjectStore, StoreError};

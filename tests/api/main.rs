@@ -5,5 +5,8 @@ mod common;
 mod foundation;
 mod initials;
 mod page;
+mod pictures;
 mod pipeline;
 mod storage_contract;
+mod tokens;
+mod upload;

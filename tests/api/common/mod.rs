@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod auth0;
 pub mod auth0_mgmt;
 
 use std::net::TcpListener;

@@ -1,0 +1,240 @@
+//! `POST`/`DELETE /v1/me/picture` and `/v1/users/{user_id}/picture`: thin handlers plus the body
+//! reader (size limit while streaming, multipart or raw `image/*`).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_multipart::Multipart;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::domain::upload::{Target, UploadService, Uploaded};
+use crate::error::ApiError;
+use crate::http::auth::AuthenticatedUser;
+use crate::settings::Settings;
+
+/// The 201 answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UploadResponse {
+    user_id: String,
+    /// Public URL of the stored picture (what the profile now holds).
+    picture: String,
+    /// Object key: `u/{hash of the user id}/{sha256}.{ext}`.
+    key: String,
+    /// SHA-256 of the stored bytes.
+    sha256: String,
+    width: u32,
+    height: u32,
+    content_type: String,
+    bytes: usize,
+}
+
+impl From<Uploaded> for UploadResponse {
+    fn from(u: Uploaded) -> Self {
+        Self {
+            user_id: u.user_id,
+            picture: u.picture,
+            key: u.key,
+            sha256: u.sha256,
+            width: u.width,
+            height: u.height,
+            content_type: u.content_type.to_owned(),
+            bytes: u.bytes,
+        }
+    }
+}
+
+/// Upload the caller's own picture (`dev|local` in dev mode).
+#[utoipa::path(post, path = "/v1/me/picture", tag = "uploads",
+    request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
+    responses(
+        (status = 201, body = UploadResponse), (status = 400, body = crate::http::openapi::ErrorBody),
+        (status = 401), (status = 403), (status = 413), (status = 415), (status = 422),
+        (status = 502, description = "stored, but the profile update failed; the body carries `picture`"),
+        (status = 503, description = "storage unavailable; nothing written, Auth0 not called")))]
+pub async fn upload_me(
+    caller: AuthenticatedUser,
+    req: HttpRequest,
+    payload: web::Payload,
+    uploads: web::Data<Arc<UploadService>>,
+    settings: web::Data<Arc<Settings>>,
+) -> Result<HttpResponse, ApiError> {
+    let user = uploads.authorize(&caller.0, Target::Me)?;
+    upload(&req, payload, &uploads, &settings, &user).await
+}
+
+/// Upload any user's picture: the token's own `sub`, or any user with the admin scope.
+#[utoipa::path(post, path = "/v1/users/{user_id}/picture", tag = "uploads",
+    params(("user_id" = String, Path, description = "percent-encoded user id, e.g. `auth0%7C5f7c…`")),
+    request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
+    responses((status = 201, body = UploadResponse), (status = 400), (status = 401), (status = 403),
+        (status = 413), (status = 415), (status = 422), (status = 502), (status = 503)))]
+pub async fn upload_user(
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    uploads: web::Data<Arc<UploadService>>,
+    settings: web::Data<Arc<Settings>>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = valid_user_id(&path)?;
+    let user = uploads.authorize(&caller.0, Target::User(user_id))?;
+    upload(&req, payload, &uploads, &settings, &user).await
+}
+
+/// Delete every stored picture of the caller and clear the profile's picture.
+#[utoipa::path(delete, path = "/v1/me/picture", tag = "uploads",
+    responses((status = 204), (status = 401), (status = 403), (status = 503)))]
+pub async fn delete_me(
+    caller: AuthenticatedUser,
+    uploads: web::Data<Arc<UploadService>>,
+) -> Result<HttpResponse, ApiError> {
+    let user = uploads.authorize(&caller.0, Target::Me)?;
+    uploads.delete(&user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Delete every stored picture of a user and clear the profile's picture.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/picture", tag = "uploads",
+    params(("user_id" = String, Path, description = "percent-encoded user id")),
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 503)))]
+pub async fn delete_user(
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    uploads: web::Data<Arc<UploadService>>,
+) -> Result<HttpResponse, ApiError> {
+    let user = uploads.authorize(&caller.0, Target::User(valid_user_id(&path)?))?;
+    uploads.delete(&user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn upload(
+    req: &HttpRequest,
+    payload: web::Payload,
+    uploads: &UploadService,
+    settings: &Settings,
+    user: &str,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_picture(req, payload, settings.limits.max_upload_bytes).await?;
+    let uploaded = uploads.upload(user, body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, uploaded.picture.clone()))
+        .json(UploadResponse::from(uploaded)))
+}
+
+/// The path's user id, already percent-decoded by the router.
+fn valid_user_id(id: &str) -> Result<&str, ApiError> {
+    if id.is_empty() || id.len() > 512 || id.chars().any(char::is_control) {
+        return Err(ApiError::InvalidParameter(
+            "user_id must be 1 to 512 bytes without control characters".into(),
+        ));
+    }
+    Ok(id)
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
+}
+
+/// The uploaded file's bytes: refused before reading when `Content-Length` is over the limit,
+/// cut at the limit otherwise (chunked bodies); multipart or a raw `image/*` body.
+async fn read_picture(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: u64,
+) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large(limit));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let overflowed = Rc::new(Cell::new(false));
+    let body = limited(payload, limit, overflowed.clone());
+    let outcome = if content_type.starts_with("multipart/form-data") {
+        read_multipart(req, body).await
+    } else if content_type.starts_with("image/") {
+        collect(body, declared.unwrap_or(0))
+            .await
+            .map_err(|err| ApiError::BadRequest(format!("cannot read the body: {err}")))
+    } else {
+        return Err(ApiError::UnsupportedMediaType(
+            "send multipart/form-data with a `picture` file part, or the image with Content-Type image/*".into(),
+        ));
+    };
+    if overflowed.get() {
+        return Err(too_large(limit));
+    }
+    outcome
+}
+
+/// The payload, failing with `Overflow` (and raising the flag) once more than `limit` bytes came.
+fn limited(
+    payload: web::Payload,
+    limit: u64,
+    overflowed: Rc<Cell<bool>>,
+) -> impl Stream<Item = Result<Bytes, PayloadError>> + 'static {
+    let mut seen: u64 = 0;
+    payload.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            overflowed.set(true);
+            return Err(PayloadError::Overflow);
+        }
+        Ok(chunk)
+    })
+}
+
+async fn collect<E>(
+    stream: impl Stream<Item = Result<Bytes, E>>,
+    size_hint: u64,
+) -> Result<Bytes, E> {
+    let mut buf = BytesMut::with_capacity(usize::try_from(size_hint).unwrap_or(0));
+    let mut stream = std::pin::pin!(stream);
+    while let Some(chunk) = stream.next().await {
+        buf.extend_from_slice(&chunk?);
+    }
+    Ok(buf.freeze())
+}
+
+/// Exactly one file part (named `picture` or `file`, or any part carrying a file name); other
+/// form fields are read and ignored.
+async fn read_multipart(
+    req: &HttpRequest,
+    body: impl Stream<Item = Result<Bytes, PayloadError>> + 'static,
+) -> Result<Bytes, ApiError> {
+    let malformed = |err: actix_multipart::MultipartError| {
+        ApiError::BadRequest(format!("malformed multipart body: {err}"))
+    };
+    let mut multipart = Multipart::new(req.headers(), body);
+    let mut file = None;
+    while let Some(field) = multipart.try_next().await.map_err(malformed)? {
+        let is_file = matches!(field.name(), Some("picture" | "file"))
+            || field
+                .content_disposition()
+                .is_some_and(|cd| cd.get_filename().is_some());
+        let bytes = collect(field, 0).await.map_err(malformed)?;
+        if is_file && file.replace(bytes).is_some() {
+            return Err(ApiError::BadRequest(
+                "send exactly one file part, not several".into(),
+            ));
+        }
+    }
+    file.ok_or_else(|| {
+        ApiError::BadRequest("the form has no file part named `picture` or `file`".into())
+    })
+}

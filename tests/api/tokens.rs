@@ -1,0 +1,342 @@
+//! Access tokens at the upload endpoints: the table of bad tokens, authorization by `sub` and
+//! admin scope, and a JWKS cache that random `kid`s cannot turn into a fetch per request.
+
+use std::sync::atomic::Ordering;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::auth0::{self, FakeTenant, KID};
+use crate::common::{self, TestApp};
+use crate::upload::{files_under, fixture, post_raw, user_path};
+
+const USER: &str = "auth0|5f7c8ec7c33c6c004bbafe82";
+
+async fn app_for(tenant: &FakeTenant, extra: &[(&'static str, &str)]) -> TestApp {
+    let overrides = tenant.overrides();
+    let mut pairs = common::as_overrides(&overrides);
+    pairs.extend_from_slice(extra);
+    TestApp::spawn(&pairs).await
+}
+
+fn with(mut claims: Value, changes: Value) -> Value {
+    let Value::Object(changes) = changes else {
+        panic!("changes must be an object")
+    };
+    for (k, v) in changes {
+        claims[k] = v;
+    }
+    claims
+}
+
+fn unsigned(claims: &Value) -> String {
+    let header =
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT", "kid": KID}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.")
+}
+
+fn hs256_with_public_key(claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(KID.to_owned());
+    let key = EncodingKey::from_secret(&auth0::public_key_pem());
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+}
+
+#[actix_web::test]
+async fn token_table() {
+    let tenant = FakeTenant::start().await;
+    let app = app_for(&tenant, &[]).await;
+    let now = auth0::now();
+    let own = tenant.claims(USER);
+    let admin_target = "samlp|corp/jane|doe";
+    let cases: Vec<(&str, &str, Option<String>, StatusCode)> = vec![
+        ("no token", USER, None, StatusCode::UNAUTHORIZED),
+        (
+            "garbage",
+            USER,
+            Some("garbage".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "three garbage segments",
+            USER,
+            Some("a.b.c".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "alg none",
+            USER,
+            Some(unsigned(&own)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "HS256 keyed with the RSA public key",
+            USER,
+            Some(hs256_with_public_key(&own)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "expired",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"exp": now - 3600})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "nbf in the future",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"nbf": now + 3600})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "wrong aud",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"aud": "https://other.api"})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "iss without its trailing slash",
+            USER,
+            Some(auth0::sign(
+                &with(
+                    own.clone(),
+                    json!({"iss": tenant.issuer.trim_end_matches('/')}),
+                ),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "no sub",
+            USER,
+            Some(auth0::sign(
+                &json!({"iss": tenant.issuer, "aud": auth0::AUDIENCE, "exp": now + 60}),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "unknown kid",
+            USER,
+            Some(auth0::sign(&own, "rotated-away")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "a stranger's key under the tenant's kid",
+            USER,
+            Some(auth0::sign_with(&own, KID, &auth0::stranger_key())),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "another user's token",
+            USER,
+            Some(tenant.token_for("auth0|someone-else")),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "machine token without the admin scope",
+            USER,
+            Some(tenant.token_for("abc123@clients")),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "machine token with a different scope",
+            USER,
+            Some(auth0::sign(
+                &with(
+                    tenant.claims("abc123@clients"),
+                    json!({"scope": "read:avatars"}),
+                ),
+                KID,
+            )),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "own token",
+            USER,
+            Some(tenant.token_for(USER)),
+            StatusCode::CREATED,
+        ),
+        (
+            "own token, aud as an array",
+            USER,
+            Some(auth0::sign(
+                &with(
+                    own.clone(),
+                    json!({"aud": ["https://x.example/userinfo", auth0::AUDIENCE]}),
+                ),
+                KID,
+            )),
+            StatusCode::CREATED,
+        ),
+        (
+            "admin scope (machine token) on an id with | and /",
+            admin_target,
+            Some(auth0::sign(
+                &with(
+                    tenant.claims("abc123@clients"),
+                    json!({"scope": "read:x write:avatars"}),
+                ),
+                KID,
+            )),
+            StatusCode::CREATED,
+        ),
+        (
+            "admin permission (user token) on another user",
+            admin_target,
+            Some(auth0::sign(
+                &with(
+                    tenant.claims("auth0|admin"),
+                    json!({"permissions": ["write:avatars"]}),
+                ),
+                KID,
+            )),
+            StatusCode::CREATED,
+        ),
+    ];
+    let jpeg = fixture("orientation-1.jpg");
+    for (what, user, token, expected) in cases {
+        let res = post_raw(
+            &app,
+            &user_path(user),
+            "image/jpeg",
+            jpeg.clone(),
+            token.as_deref(),
+        )
+        .await;
+        assert_eq!(res.status(), expected, "{what}");
+        let body: Value = res.json().await.expect("json");
+        if expected == StatusCode::CREATED {
+            assert_eq!(body["user_id"], user, "{what}");
+        } else {
+            let code = if expected == StatusCode::FORBIDDEN {
+                "forbidden"
+            } else {
+                "unauthorized"
+            };
+            assert_eq!(body["error"], code, "{what}: {body}");
+        }
+    }
+    app.stop().await;
+    tenant.stop().await;
+}
+
+#[actix_web::test]
+async fn me_is_the_tokens_sub_and_machine_tokens_have_no_me() {
+    let tenant = FakeTenant::start().await;
+    let app = app_for(&tenant, &[]).await;
+    let jpeg = fixture("orientation-1.jpg");
+    let res = post_raw(
+        &app,
+        "/v1/me/picture",
+        "image/jpeg",
+        jpeg.clone(),
+        Some(&tenant.token_for(USER)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["user_id"], USER);
+    let machine = auth0::sign(
+        &with(
+            tenant.claims("abc@clients"),
+            json!({"scope": "write:avatars"}),
+        ),
+        KID,
+    );
+    let res = post_raw(&app, "/v1/me/picture", "image/jpeg", jpeg, Some(&machine)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Deleting someone else's picture is as forbidden as replacing it.
+    let res = app
+        .client
+        .delete(app.url(&user_path("auth0|someone-else")))
+        .bearer_auth(tenant.token_for(USER))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .client
+        .delete(app.url("/v1/me/picture"))
+        .bearer_auth(tenant.token_for(USER))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(files_under(app.data.path()).is_empty());
+    app.stop().await;
+    tenant.stop().await;
+}
+
+#[actix_web::test]
+async fn random_kids_cause_at_most_one_jwks_fetch_per_cooldown() {
+    let tenant = FakeTenant::start().await;
+    let app = app_for(
+        &tenant,
+        &[
+            ("auth.jwks_unknown_kid_cooldown_secs", "3600"),
+            ("auth.jwks_refresh_secs", "3600"),
+        ],
+    )
+    .await;
+    assert_eq!(tenant.jwks_requests(), 1, "fetched once at start");
+    let claims = tenant.claims(USER);
+    for i in 0..25 {
+        let token = auth0::sign(&claims, &format!("random-kid-{i}"));
+        let res = post_raw(
+            &app,
+            &user_path(USER),
+            "image/jpeg",
+            Vec::new(),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(tenant.jwks_requests(), 2, "one refresh for the whole burst");
+    app.stop().await;
+    tenant.stop().await;
+}
+
+#[actix_web::test]
+async fn the_last_good_key_set_survives_a_failed_refresh() {
+    let tenant = FakeTenant::start().await;
+    let app = app_for(&tenant, &[("auth.jwks_refresh_secs", "1")]).await;
+    tenant.state.jwks_fails.store(true, Ordering::SeqCst);
+    // Wait (not a timing assertion) until the timer has tried, and failed, at least once.
+    let before = tenant.jwks_requests();
+    for _ in 0..50 {
+        if tenant.jwks_requests() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(tenant.jwks_requests() > before, "the refresh timer ran");
+    let res = post_raw(
+        &app,
+        &user_path(USER),
+        "image/jpeg",
+        fixture("orientation-1.jpg"),
+        Some(&tenant.token_for(USER)),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "keys kept after a failed refresh"
+    );
+    app.stop().await;
+    tenant.stop().await;
+}

@@ -1,0 +1,384 @@
+//! Uploads over HTTP: the body table (sizes, types, multipart), storage on the folder store and
+//! on Garage, dev mode, idempotent repeats and deletes.
+
+use std::path::Path;
+
+use futures_util::stream;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Body, StatusCode};
+use serde_json::Value;
+
+use crate::common::{self, TestApp};
+
+/// A fixture's bytes.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(common::fixture(name)).expect("fixture")
+}
+
+/// `/v1/users/{user_id}/picture` with the id percent-encoded as one segment.
+pub fn user_path(user_id: &str) -> String {
+    format!(
+        "/v1/users/{}/picture",
+        utf8_percent_encode(user_id, NON_ALPHANUMERIC)
+    )
+}
+
+/// Sends `body` as a raw upload with `content_type`, and `token` if any.
+pub async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url(path))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.expect("request")
+}
+
+/// Every regular file under `dir`, recursively (hidden temporary folders included).
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn multipart(parts: &[(&str, Option<&str>, &[u8])], boundary: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match filename {
+            Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(
+            format!("Content-Disposition: {disposition}\r\nContent-Type: image/jpeg\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+async fn dev_app() -> TestApp {
+    TestApp::spawn(&[("server.dev", "true")]).await
+}
+
+#[actix_web::test]
+async fn bad_bodies_are_refused_and_leave_nothing_behind() {
+    let app = dev_app().await;
+    let path = user_path("auth0|body-table");
+    let jpeg = fixture("orientation-1.jpg");
+    let eleven_mib = vec![0xAB_u8; 11 * 1024 * 1024];
+    let form = "multipart/form-data; boundary=XyZ";
+    let cases: Vec<(&str, &str, Vec<u8>, StatusCode)> = vec![
+        (
+            "SVG as image/svg+xml",
+            "image/svg+xml",
+            fixture("image.svg"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "HTML as image/png",
+            "image/png",
+            fixture("page.html"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "PDF as image/jpeg",
+            "image/jpeg",
+            fixture("document.pdf"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "a JPEG as application/json",
+            "application/json",
+            jpeg.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "1x1 PNG",
+            "image/png",
+            fixture("one-pixel.png"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "empty body",
+            "image/png",
+            Vec::new(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "truncated JPEG",
+            "image/jpeg",
+            fixture("truncated.jpg"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "pixel flood",
+            "image/png",
+            fixture("pixel-flood-100000.png"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "11 MiB with Content-Length",
+            "image/jpeg",
+            eleven_mib.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "multipart without a file part",
+            form,
+            multipart(&[("name", None, b"jane")], "XyZ"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "multipart with two file parts",
+            form,
+            multipart(
+                &[
+                    ("picture", Some("a.jpg"), &jpeg),
+                    ("file", Some("b.jpg"), &jpeg),
+                ],
+                "XyZ",
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "malformed multipart",
+            form,
+            b"--NotTheBoundary\r\ngarbage".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "multipart without a boundary",
+            "multipart/form-data",
+            jpeg.clone(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "11 MiB in a multipart part",
+            form,
+            multipart(&[("picture", Some("big.jpg"), &eleven_mib)], "XyZ"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (what, content_type, body, expected) in cases {
+        let res = post_raw(&app, &path, content_type, body, None).await;
+        assert_eq!(res.status(), expected, "{what}");
+        let json: Value = res.json().await.expect("json error");
+        assert!(
+            json["error"].is_string() && json["message"].is_string(),
+            "{what}: {json}"
+        );
+    }
+    // 11 MiB with no Content-Length (chunked): cut at the limit while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..11).map(|_| Ok(vec![0xAB_u8; 1024 * 1024])).collect();
+    let res = app
+        .client
+        .post(app.url(&path))
+        .header("content-type", "image/jpeg")
+        .body(Body::wrap_stream(stream::iter(chunks)))
+        .send()
+        .await
+        .expect("chunked request");
+    assert_eq!(
+        res.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "chunked 11 MiB"
+    );
+
+    assert_eq!(
+        files_under(app.data.path()),
+        Vec::<String>::new(),
+        "nothing stored"
+    );
+    assert_eq!(app.get("/healthz").await.status(), 200, "still serving");
+    let ok = post_raw(&app, &path, "image/jpeg", jpeg, None).await;
+    assert_eq!(ok.status(), StatusCode::CREATED, "and still uploading");
+    app.stop().await;
+}
+
+/// Uploads through multipart (as a browser form) and checks the 201 body against the store.
+async fn upload_and_check(app: &TestApp, user_id: &str) -> Value {
+    let jpeg = fixture("orientation-6.jpg");
+    // As a browser form: a text field, then the file part with a lying name and type.
+    let boundary = "----visage-form-7d3";
+    let body = multipart(
+        &[
+            ("note", None, b"ignored"),
+            ("picture", Some("me.png"), &jpeg),
+        ],
+        boundary,
+    );
+    let res = post_raw(
+        app,
+        &user_path(user_id),
+        &format!("multipart/form-data; boundary={boundary}"),
+        body,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    let fields: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut sorted = fields.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            "bytes",
+            "content_type",
+            "height",
+            "key",
+            "picture",
+            "sha256",
+            "user_id",
+            "width"
+        ]
+    );
+    assert_eq!(body["user_id"], user_id);
+    assert_eq!(body["content_type"], "image/jpeg");
+    assert_eq!(
+        (body["width"].as_u64(), body["height"].as_u64()),
+        (Some(512), Some(512))
+    );
+    let key = body["key"].as_str().expect("key");
+    assert!(
+        !key.contains(user_id) && !key.contains('|'),
+        "raw id in key {key}"
+    );
+    assert!(key.ends_with(&format!("{}.jpg", body["sha256"].as_str().expect("sha"))));
+    assert_eq!(body["picture"], format!("{}/pictures/{key}", app.base));
+    let stored = app.get(&format!("/pictures/{key}")).await;
+    assert_eq!(stored.status(), 200);
+    let bytes = stored.bytes().await.expect("bytes");
+    assert_eq!(bytes.len() as u64, body["bytes"].as_u64().expect("bytes"));
+    let digest = sha256_hex(&bytes);
+    assert_eq!(body["sha256"], digest, "content-addressed");
+    body
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[actix_web::test]
+async fn upload_on_the_folder_store_is_content_addressed_and_idempotent() {
+    let app = dev_app().await;
+    let first = upload_and_check(&app, "google-oauth2|1234/with slash").await;
+    let again = upload_and_check(&app, "google-oauth2|1234/with slash").await;
+    assert_eq!(first, again, "same picture, same answer");
+    assert_eq!(
+        files_under(app.data.path()).len(),
+        1,
+        "one object, never overwritten twice"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn upload_on_garage() {
+    let Some(garage) = common::garage() else {
+        return;
+    };
+    let mut overrides = common::as_overrides(&garage);
+    overrides.push(("server.dev", "true"));
+    let app = TestApp::spawn(&overrides).await;
+    let user = format!("auth0|garage-{}", uuid::Uuid::new_v4().simple());
+    let body = upload_and_check(&app, &user).await;
+    let store = common::garage_store().expect("garage");
+    let prefix = body["key"]
+        .as_str()
+        .expect("key")
+        .rsplit_once('/')
+        .expect("prefix")
+        .0
+        .to_owned()
+        + "/";
+    let keys = store.list(&prefix).await.expect("list");
+    assert_eq!(keys.len(), 1);
+    let res = app
+        .client
+        .delete(app.url(&user_path(&user)))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(
+        store.list(&prefix).await.expect("list").is_empty(),
+        "the prefix is empty"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn dev_mode_uploads_without_a_token_and_me_is_dev_local() {
+    let app = dev_app().await;
+    let res = post_raw(
+        &app,
+        "/v1/me/picture",
+        "image/jpeg",
+        fixture("quadrants.webp"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["user_id"], "dev|local");
+    let del = app
+        .client
+        .delete(app.url("/v1/me/picture"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    assert!(files_under(app.data.path()).is_empty(), "deleted");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn without_an_issuer_uploads_are_unauthorized() {
+    let app = TestApp::spawn(&[]).await;
+    let token = "a.b.c";
+    for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
+        let res = app
+            .client
+            .request(method.clone(), app.url("/v1/me/picture"))
+            .header("content-type", "image/jpeg")
+            .bearer_auth(token)
+            .body(fixture("orientation-1.jpg"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method}");
+    }
+    assert!(files_under(app.data.path()).is_empty());
+    app.stop().await;
+}
