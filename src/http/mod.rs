@@ -40,12 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/static/{file}").route(get_or_head().to(page::asset)))
         .service(
             web::resource("/v1/me/picture")
+                .wrap(actix_web::middleware::from_fn(upload::close_after_errors))
                 .route(web::post().to(upload::upload_me))
                 .route(web::delete().to(upload::delete_me)),
         )
         // `.*` so that an id with an encoded `/` (or a raw one) is one parameter.
         .service(
             web::resource("/v1/users/{user_id:.*}/picture")
+                .wrap(actix_web::middleware::from_fn(upload::close_after_errors))
                 .route(web::post().to(upload::upload_user))
                 .route(web::delete().to(upload::delete_user)),
         )

@@ -238,3 +238,19 @@ async fn read_multipart(
         ApiError::BadRequest("the form has no file part named `picture` or `file`".into())
     })
 }
+
+/// Upload errors are often answered before the body is read (413 by `Content-Length`, 401,
+/// 415). The connection cannot be reused then, so say so: clients open a fresh one instead of
+/// failing on a closed socket.
+pub async fn close_after_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    if res.status().is_client_error() || res.status().is_server_error() {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    Ok(res)
+}

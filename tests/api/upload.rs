@@ -3,9 +3,8 @@
 
 use std::path::Path;
 
-use futures_util::stream;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::{Body, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::{self, TestApp};
@@ -79,6 +78,60 @@ fn multipart(parts: &[(&str, Option<&str>, &[u8])], boundary: &str) -> Vec<u8> {
     body
 }
 
+/// Sends a body of `len` bytes over a raw connection and returns the answer's status. Declared:
+/// only the head goes out (the answer must come without the body). Chunked: 1 MiB chunks are
+/// written while the answer is read, since a server that stops reading at the limit answers
+/// before the client is done (an HTTP client library would report the broken pipe instead).
+async fn send_oversized(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    len: usize,
+    chunked: bool,
+) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let (read, mut write) = stream.into_split();
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {len}")
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{length}\r\n\r\n"
+    );
+    write.write_all(head.as_bytes()).await.expect("head");
+    let writer = tokio::spawn(async move {
+        if chunked {
+            let chunk = vec![0xAB_u8; 1024 * 1024];
+            for _ in 0..len / chunk.len() {
+                let size = format!("{:x}\r\n", chunk.len());
+                let framed = [size.as_bytes(), &chunk, b"\r\n"].concat();
+                if write.write_all(&framed).await.is_err() {
+                    return; // the server stopped reading: expected
+                }
+            }
+            let _ = write.write_all(b"0\r\n\r\n").await;
+        }
+        // Keep the write half open until the answer is read.
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    });
+    let mut status_line = String::new();
+    BufReader::new(read)
+        .read_line(&mut status_line)
+        .await
+        .expect("status line");
+    writer.abort();
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {status_line:?}"))
+}
+
 async fn dev_app() -> TestApp {
     TestApp::spawn(&[("server.dev", "true")]).await
 }
@@ -88,7 +141,6 @@ async fn bad_bodies_are_refused_and_leave_nothing_behind() {
     let app = dev_app().await;
     let path = user_path("auth0|body-table");
     let jpeg = fixture("orientation-1.jpg");
-    let eleven_mib = vec![0xAB_u8; 11 * 1024 * 1024];
     let form = "multipart/form-data; boundary=XyZ";
     let cases: Vec<(&str, &str, Vec<u8>, StatusCode)> = vec![
         (
@@ -140,12 +192,6 @@ async fn bad_bodies_are_refused_and_leave_nothing_behind() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
-            "11 MiB with Content-Length",
-            "image/jpeg",
-            eleven_mib.clone(),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
-        (
             "multipart without a file part",
             form,
             multipart(&[("name", None, b"jane")], "XyZ"),
@@ -175,12 +221,6 @@ async fn bad_bodies_are_refused_and_leave_nothing_behind() {
             jpeg.clone(),
             StatusCode::BAD_REQUEST,
         ),
-        (
-            "11 MiB in a multipart part",
-            form,
-            multipart(&[("picture", Some("big.jpg"), &eleven_mib)], "XyZ"),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
     ];
     for (what, content_type, body, expected) in cases {
         let res = post_raw(&app, &path, content_type, body, None).await;
@@ -191,22 +231,18 @@ async fn bad_bodies_are_refused_and_leave_nothing_behind() {
             "{what}: {json}"
         );
     }
-    // 11 MiB with no Content-Length (chunked): cut at the limit while streaming.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..11).map(|_| Ok(vec![0xAB_u8; 1024 * 1024])).collect();
-    let res = app
-        .client
-        .post(app.url(&path))
-        .header("content-type", "image/jpeg")
-        .body(Body::wrap_stream(stream::iter(chunks)))
-        .send()
-        .await
-        .expect("chunked request");
-    assert_eq!(
-        res.status(),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "chunked 11 MiB"
-    );
+
+    // Over the limit: declared (refused before a single body byte is sent) and chunked (cut
+    // while streaming), as a raw image and as a form.
+    for (what, content_type, chunked) in [
+        ("11 MiB declared", "image/jpeg", false),
+        ("11 MiB form declared", form, false),
+        ("11 MiB chunked", "image/jpeg", true),
+        ("11 MiB form chunked", form, true),
+    ] {
+        let status = send_oversized(&app, &path, content_type, 11 * 1024 * 1024, chunked).await;
+        assert_eq!(status, 413, "{what}");
+    }
 
     assert_eq!(
         files_under(app.data.path()),
