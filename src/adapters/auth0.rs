@@ -33,6 +33,8 @@ const USER_ID_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// A token is refreshed this long before Auth0 says it expires (less for short-lived tokens).
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// Longest a token is trusted, whatever `expires_in` says (Auth0's maximum is 30 days).
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// First backoff step after a 5xx or a network error; doubles per attempt up to the cap.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
@@ -266,11 +268,12 @@ impl Auth0Profiles {
         match response.json::<TokenAnswer>().await {
             Ok(answer) => {
                 self.count("token", "ok");
-                let lifetime = Duration::from_secs(answer.expires_in);
+                // Capped so that an absurd `expires_in` cannot overflow the clock.
+                let lifetime = Duration::from_secs(answer.expires_in).min(MAX_TOKEN_LIFETIME);
                 let margin = REFRESH_MARGIN.min(lifetime / 10);
                 Ok(CachedToken {
                     value: answer.access_token,
-                    refresh_at: sent + lifetime - margin,
+                    refresh_at: sent + lifetime.saturating_sub(margin),
                 })
             }
             Err(err) => {
