@@ -338,3 +338,29 @@ impl UserLocks {
         mutex.lock_owned().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_decode_is_an_invalid_image_and_the_pool_keeps_working() {
+        let runner = PipelineRunner::new(1, Duration::from_secs(5));
+        let outcome: Result<(), UploadError> = runner.run(|| panic!("decoder bug")).await;
+        assert!(
+            matches!(outcome, Err(UploadError::Image(ImageError::Invalid(_)))),
+            "{outcome:?}"
+        );
+        // The single permit came back: the next job runs.
+        assert_eq!(runner.run(|| Ok(7)).await.ok(), Some(7));
+    }
+
+    #[test]
+    fn prefixes_hash_the_id_and_never_contain_it() {
+        let prefix = user_prefix("auth0|5f7c/x");
+        assert!(ObjectKey::parse(&format!("{prefix}a.jpg")).is_ok());
+        assert_eq!(prefix.len(), KEY_PREFIX.len() + 1 + 32 + 1);
+        assert!(!prefix.contains("auth0") && !prefix.contains('|'));
+        assert_ne!(prefix, user_prefix("auth0|5f7c/y"));
+    }
+}

@@ -418,3 +418,164 @@ async fn without_an_issuer_uploads_are_unauthorized() {
     assert!(files_under(app.data.path()).is_empty());
     app.stop().await;
 }
+
+/// Write-back on (stand-in Management API): the PATCH lands before the 201, older objects go
+/// only after it, a delete clears the field, and a failed write is a truthful 502.
+#[actix_web::test]
+async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
+    use crate::common::auth0::FakeTenant;
+    use crate::common::auth0_mgmt::MgmtStandIn;
+    let tenant = FakeTenant::start().await;
+    let mgmt = MgmtStandIn::start();
+    let mut pairs = tenant.overrides();
+    pairs.extend(mgmt.overrides());
+    pairs.push(("auth0.management.timeout_secs", "2".to_owned()));
+    let app = TestApp::spawn(&common::as_overrides(&pairs)).await;
+    let user = "auth0|writer/with-slash";
+    let token = tenant.token_for(user);
+    let path = user_path(user);
+
+    let mut pictures = Vec::new();
+    for name in ["orientation-1.jpg", "quadrants.webp"] {
+        let res = post_raw(&app, &path, "image/jpeg", fixture(name), Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{name}");
+        let body: Value = res.json().await.expect("json");
+        let patch = mgmt
+            .patches()
+            .last()
+            .cloned()
+            .expect("a PATCH before the 201");
+        assert_eq!(patch.body["user_metadata"]["picture"], body["picture"]);
+        assert!(
+            patch.raw_path.ends_with("auth0%7Cwriter%2Fwith-slash"),
+            "{}",
+            patch.raw_path
+        );
+        let stored = files_under(app.data.path());
+        assert_eq!(
+            stored.len(),
+            1,
+            "only the referenced object is left: {stored:?}"
+        );
+        let key = body["key"].as_str().expect("key");
+        assert!(stored[0].ends_with(key), "{stored:?} holds {key}");
+        pictures.push(body);
+    }
+
+    let res = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(files_under(app.data.path()).is_empty());
+    let cleared = mgmt.patches().last().cloned().expect("PATCH");
+    assert_eq!(
+        cleared.body,
+        serde_json::json!({"user_metadata": {"picture": null}})
+    );
+
+    // The Management API keeps failing: the object is stored and the 502 says where.
+    mgmt.always(503);
+    let res = post_raw(
+        &app,
+        &path,
+        "image/jpeg",
+        fixture("orientation-1.jpg"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "metadata_update_failed");
+    assert_eq!(
+        body["picture"], pictures[0]["picture"],
+        "same bytes, same URL"
+    );
+    let stored = files_under(app.data.path());
+    assert_eq!(stored.len(), 1, "kept for the retry: {stored:?}");
+    app.stop().await;
+    mgmt.stop().await;
+    tenant.stop().await;
+}
+
+/// Racing uploads by one user: whichever write lands last, its object is the one that exists.
+#[actix_web::test]
+async fn racing_uploads_leave_the_last_written_object() {
+    use crate::common::auth0::FakeTenant;
+    use crate::common::auth0_mgmt::MgmtStandIn;
+    let tenant = FakeTenant::start().await;
+    let mgmt = MgmtStandIn::start();
+    let mut pairs = tenant.overrides();
+    pairs.extend(mgmt.overrides());
+    let app = TestApp::spawn(&common::as_overrides(&pairs)).await;
+    let user = "auth0|racer";
+    let token = tenant.token_for(user);
+    let path = user_path(user);
+    let uploads = [
+        "orientation-1.jpg",
+        "quadrants.webp",
+        "progressive.jpg",
+        "small-100.jpg",
+    ]
+    .map(|name| post_raw(&app, &path, "image/jpeg", fixture(name), Some(&token)));
+    for res in futures_util::future::join_all(uploads).await {
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let last = mgmt.patches().last().cloned().expect("patches");
+    let url = last.body["user_metadata"]["picture"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let stored = files_under(app.data.path());
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let key = url.split("/pictures/").nth(1).expect("key");
+    assert!(
+        stored[0].ends_with(key),
+        "the last written {key} exists: {stored:?}"
+    );
+    assert_eq!(app.get(&format!("/pictures/{key}")).await.status(), 200);
+    app.stop().await;
+    mgmt.stop().await;
+    tenant.stop().await;
+}
+
+/// Storage down: 503 with Retry-After, and Auth0 is not called.
+#[actix_web::test]
+async fn storage_failure_is_503_and_auth0_is_not_called() {
+    use crate::common::auth0_mgmt::MgmtStandIn;
+    let mgmt = MgmtStandIn::start();
+    let mut pairs = mgmt.overrides();
+    pairs.extend([
+        ("server.dev", "false".to_owned()),
+        ("storage.backend", "s3".to_owned()),
+        ("storage.s3.endpoint", "http://127.0.0.1:9".to_owned()),
+        ("storage.s3.bucket", "nowhere".to_owned()),
+        ("storage.s3.access_key_id", "x".to_owned()),
+        ("storage.s3.secret_access_key", "y".to_owned()),
+        ("storage.s3.attempt_timeout_secs", "1".to_owned()),
+        ("storage.s3.operation_timeout_secs", "2".to_owned()),
+    ]);
+    let tenant = crate::common::auth0::FakeTenant::start().await;
+    pairs.extend(tenant.overrides());
+    let app = TestApp::spawn(&common::as_overrides(&pairs)).await;
+    let token = tenant.token_for("auth0|nostore");
+    let res = post_raw(
+        &app,
+        "/v1/me/picture",
+        "image/jpeg",
+        fixture("orientation-1.jpg"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "storage_unavailable");
+    assert!(mgmt.patches().is_empty(), "Auth0 must not be called");
+    app.stop().await;
+    mgmt.stop().await;
+    tenant.stop().await;
+}
