@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use visage::adapters::auth0::Auth0Profiles;
 use visage::metrics::Metrics;
 use visage::ports::{ProfileError, ProfileStore};
 
+use crate::common::auth0::{FakeTenant, KID, sign};
 use crate::common::auth0_mgmt::{MgmtStandIn, Scripted};
-use crate::common::settings_from;
+use crate::common::{TestApp, as_overrides, settings_from};
+use crate::upload::{fixture, post_raw, user_path};
 
 /// The adapter as production builds it, pointed at `mgmt`, plus its metrics registry.
 fn adapter(mgmt: &MgmtStandIn, extra: &[(&str, &str)]) -> (Arc<Auth0Profiles>, Metrics) {
@@ -314,4 +316,140 @@ async fn a_token_is_reused_only_while_auth0_says_it_lives() {
         );
         mgmt.stop().await;
     }
+}
+
+/// visage trusting a stand-in tenant and writing back to a stand-in Management API.
+async fn app_with_write_back(mgmt: &MgmtStandIn, extra: &[(&str, &str)]) -> (TestApp, FakeTenant) {
+    let tenant = FakeTenant::start().await;
+    let mut pairs = tenant.overrides();
+    pairs.extend(mgmt.overrides());
+    let mut overrides = as_overrides(&pairs);
+    overrides.extend_from_slice(extra);
+    (TestApp::spawn(&overrides).await, tenant)
+}
+
+#[actix_web::test]
+async fn uploads_and_deletes_write_the_picture_back_over_http() {
+    let mgmt = MgmtStandIn::start();
+    let (app, tenant) = app_with_write_back(&mgmt, &[]).await;
+    let token = tenant.token_for(USER);
+    let mut pictures = Vec::new();
+    for name in ["small-100.jpg", "progressive.jpg"] {
+        let res = post_raw(
+            &app,
+            "/v1/me/picture",
+            "image/jpeg",
+            fixture(name),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(res.status(), 201, "{name}");
+        let body: Value = res.json().await.expect("json");
+        pictures.push(body["picture"].as_str().expect("picture").to_owned());
+    }
+    // An admin writes the picture of a user whose id holds `|` and `/`.
+    let admin_target = "samlp|corp/jane.doe";
+    let mut claims = tenant.claims("ops-client@clients");
+    claims["scope"] = json!("write:avatars");
+    let admin = sign(&claims, KID);
+    let res = post_raw(
+        &app,
+        &user_path(admin_target),
+        "image/jpeg",
+        fixture("small-100.jpg"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.expect("json");
+    let admin_picture = body["picture"].as_str().expect("picture").to_owned();
+    let res = app
+        .client
+        .delete(app.url("/v1/me/picture"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 204);
+
+    assert_eq!(mgmt.token_requests().len(), 1, "one token for every write");
+    let seen: Vec<(String, Value)> = mgmt
+        .patches()
+        .into_iter()
+        .map(|p| (p.raw_path, p.body))
+        .collect();
+    let me = "/api/v2/users/auth0%7C5f7c8ec7c33c6c004bbafe82".to_owned();
+    assert_eq!(
+        seen,
+        [
+            (
+                me.clone(),
+                json!({"user_metadata": {"picture": pictures[0]}})
+            ),
+            (
+                me.clone(),
+                json!({"user_metadata": {"picture": pictures[1]}})
+            ),
+            (
+                "/api/v2/users/samlp%7Ccorp%2Fjane.doe".to_owned(),
+                json!({"user_metadata": {"picture": admin_picture}})
+            ),
+            (me, json!({"user_metadata": {"picture": null}})),
+        ]
+    );
+    app.stop().await;
+    tenant.stop().await;
+    mgmt.stop().await;
+}
+
+#[actix_web::test]
+async fn a_write_back_that_never_lands_answers_502_with_the_stored_picture() {
+    let mgmt = MgmtStandIn::start();
+    mgmt.always(503);
+    let (app, tenant) = app_with_write_back(&mgmt, &[("auth0.management.timeout_secs", "1")]).await;
+    let token = tenant.token_for(USER);
+    let res = post_raw(
+        &app,
+        "/v1/me/picture",
+        "image/jpeg",
+        fixture("small-100.jpg"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.status(), 502);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "metadata_update_failed");
+    let picture = body["picture"].as_str().expect("the stored picture's URL");
+    assert!(
+        !body["message"].as_str().expect("message").contains("503"),
+        "no Auth0 detail in the answer: {body}"
+    );
+    // The object is kept and served.
+    let path = picture
+        .strip_prefix(&app.base)
+        .expect("a URL of this visage");
+    assert_eq!(app.get(path).await.status(), 200);
+    assert!(mgmt.patches().len() >= 2, "retried within the bound");
+
+    // Once Auth0 answers again, the same upload lands and names the same picture.
+    mgmt.heal();
+    let res = post_raw(
+        &app,
+        "/v1/me/picture",
+        "image/jpeg",
+        fixture("small-100.jpg"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["picture"], picture);
+    let last = mgmt.patches().pop().expect("a patch");
+    assert_eq!(
+        (last.status, last.body),
+        (200, json!({"user_metadata": {"picture": picture}}))
+    );
+    app.stop().await;
+    tenant.stop().await;
+    mgmt.stop().await;
 }

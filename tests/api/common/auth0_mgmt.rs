@@ -106,6 +106,13 @@ impl MgmtStandIn {
         self.lock().always = Some(status);
     }
 
+    /// Back to answering 200.
+    pub fn heal(&self) {
+        let mut state = self.lock();
+        state.always = None;
+        state.script.clear();
+    }
+
     /// Forgets every issued token, as when Auth0 rotates its keys or the grant is revoked.
     pub fn revoke_tokens(&self) {
         self.lock().valid.clear();

@@ -1,0 +1,294 @@
+//! The page in a real headless Chromium: choose a JPEG, upload it, see it; choose an SVG, see the
+//! API's own error message; drop a PNG, see it. Skips without a browser, unless
+//! VISAGE_TEST_REQUIRE_BROWSER is set.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The browser and driver given by `scripts/test`, or `None` (skip) when they are not set.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let path = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+    };
+    if let (Some(driver), Some(chromium)) = (
+        path("VISAGE_TEST_CHROMEDRIVER"),
+        path("VISAGE_TEST_CHROMIUM"),
+    ) {
+        return Some((driver, chromium));
+    }
+    assert!(
+        std::env::var_os("VISAGE_TEST_REQUIRE_BROWSER").is_none(),
+        "VISAGE_TEST_REQUIRE_BROWSER is set but VISAGE_TEST_CHROMEDRIVER or \
+         VISAGE_TEST_CHROMIUM does not name a file"
+    );
+    eprintln!("skipping browser test: no Chromium (run scripts/test)");
+    None
+}
+
+async fn start_driver(driver: &Path) -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = http
+            .get(format!("{}/status", driver.url))
+            .send()
+            .await
+            .ok()
+            .and_then(|r| r.error_for_status().ok());
+        if let Some(res) = ready {
+            let status: Value = res.json().await.expect("status json");
+            if status["value"]["ready"] == true {
+                return driver;
+            }
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not get ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
+    let args = [
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "args": args, "binary": chromium }),
+    );
+    // Both aws-lc-rs and ring are linked, so rustls cannot pick a provider by itself; an
+    // error here only means another test installed one already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Polls `script` in the page until it returns something other than `null` or `false`.
+async fn until(client: &Client, what: &str, script: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = client.execute(script, vec![]).await.expect("script runs");
+        if !(value.is_null() || value == false) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "the page never showed {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A small photo-like JPEG.
+fn jpeg(path: &Path) {
+    let img = image::RgbImage::from_fn(96, 64, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
+    });
+    img.save_with_format(path, image::ImageFormat::Jpeg)
+        .expect("jpeg written");
+}
+
+const SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="30" fill="teal"/></svg>"#;
+
+/// The error message the API itself gives for `bytes` sent as the page sends it (multipart).
+async fn api_message(app: &TestApp, name: &str, content_type: &str, bytes: &[u8]) -> String {
+    let boundary = "visage-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"{name}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = app
+        .client
+        .post(app.url("/v1/me/picture"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 415, "an SVG is refused");
+    let json: Value = res.json().await.expect("json error");
+    json["message"].as_str().expect("message").to_owned()
+}
+
+#[actix_web::test]
+async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
+    let Some((driver_path, chromium)) = browser() else {
+        return;
+    };
+    let app = TestApp::spawn(&[("server.dev", "true")]).await;
+    let files = tempfile::tempdir().expect("tempdir");
+    let photo = files.path().join("photo.jpg");
+    jpeg(&photo);
+    let drawing = files.path().join("drawing.svg");
+    std::fs::write(&drawing, SVG).expect("svg written");
+    let expected_refusal = api_message(&app, "drawing.svg", "image/svg+xml", SVG.as_bytes()).await;
+
+    let driver = start_driver(&driver_path).await;
+    let client = open_browser(&driver, &chromium, &files.path().join("profile")).await;
+    client.goto(&app.url("/")).await.expect("page opens");
+    // The script ran under the CSP: dev mode hides the token field.
+    assert!(client.find(Locator::Css("#token")).await.is_err());
+
+    // A JPEG through the file picker: preview, upload, the stored picture displayed.
+    let input = client
+        .find(Locator::Css("#file"))
+        .await
+        .expect("file input");
+    input
+        .send_keys(photo.to_str().expect("utf-8 path"))
+        .await
+        .expect("file chosen");
+    until(
+        &client,
+        "the preview",
+        "const p = document.getElementById('preview'); return !p.hidden && p.complete && p.naturalWidth > 0;",
+    )
+    .await;
+    client
+        .find(Locator::Css("#upload-button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let shown = until(
+        &client,
+        "the uploaded picture",
+        "const img = document.getElementById('result'); \
+         const fig = document.getElementById('result-figure'); \
+         return !fig.hidden && img.complete && img.naturalWidth > 0 \
+           ? { src: img.src, width: img.naturalWidth, error: document.getElementById('error').hidden } : null;",
+    )
+    .await;
+    let src = shown["src"].as_str().expect("src");
+    assert!(src.starts_with(&app.url("/pictures/")), "{shown}");
+    assert_eq!(shown["error"], true, "no error is shown: {shown}");
+    // What the page shows is what visage serves.
+    let served = app.client.get(src).send().await.expect("picture");
+    assert_eq!(served.status(), 200);
+    assert!(
+        served.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("image/")
+    );
+
+    // An SVG: the page shows the API's own message.
+    let input = client
+        .find(Locator::Css("#file"))
+        .await
+        .expect("file input");
+    input
+        .send_keys(drawing.to_str().expect("utf-8 path"))
+        .await
+        .expect("file chosen");
+    client
+        .find(Locator::Css("#upload-button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let message = until(
+        &client,
+        "the error message",
+        "const e = document.getElementById('error'); return e.hidden ? null : e.textContent;",
+    )
+    .await;
+    assert_eq!(message, expected_refusal.as_str());
+
+    // A PNG dropped on the drop zone (a synthetic drop, as WebDriver cannot drag from the desktop).
+    let dropped = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const canvas = document.createElement('canvas');
+             canvas.width = canvas.height = 40;
+             const g = canvas.getContext('2d');
+             g.fillStyle = '#c33'; g.fillRect(0, 0, 40, 40);
+             g.fillStyle = '#33c'; g.fillRect(0, 0, 20, 40);
+             canvas.toBlob((blob) => {
+               const data = new DataTransfer();
+               data.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+               document.getElementById('drop').dispatchEvent(
+                 new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+               done(document.getElementById('file').files[0].name);
+             }, 'image/png');",
+            vec![],
+        )
+        .await
+        .expect("drop");
+    assert_eq!(dropped, "dropped.png");
+    client
+        .find(Locator::Css("#upload-button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let script = format!(
+        "const img = document.getElementById('result'); \
+         return document.getElementById('error').hidden && img.src !== {src:?} \
+           && img.complete && img.naturalWidth > 0 ? img.src : null;"
+    );
+    let second = until(&client, "the dropped picture", &script).await;
+    assert!(
+        second
+            .as_str()
+            .is_some_and(|s| s.starts_with(&app.url("/pictures/"))),
+        "{second}"
+    );
+
+    client.close().await.expect("browser closes");
+    drop(driver);
+    app.stop().await;
+}
