@@ -13,6 +13,9 @@ use crate::domain::initials::{Rgb, is_right_to_left};
 /// Bumped whenever a picture for the same parameters may change (it is part of every ETag).
 pub const RENDERER_VERSION: u32 = 1;
 
+/// Extra space between two initials, in em: keeps Arabic tails and wide CJK apart.
+const GRAPHEME_GAP: f32 = 0.05;
+
 /// Output encodings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PictureFormat {
@@ -248,6 +251,9 @@ impl Renderer {
             else {
                 continue;
             };
+            if !curves.is_empty() {
+                pen += GRAPHEME_GAP;
+            }
             pen += shape_into(font, grapheme, pen, &mut curves);
         }
         if curves.is_empty() {
@@ -469,6 +475,9 @@ fn mask_disc(pixels: &mut [u8], size: usize) {
     }
 }
 
+/// Largest edge compressed with zlib rather than fdeflate.
+const SMALL_PNG_EDGE: u32 = 128;
+
 /// An 8-bit indexed PNG holding only the colours used (translucent ones first, for tRNS).
 fn encode_png(scene: &Scene, curves: &[OutlineCurve]) -> Result<Vec<u8>, RenderError> {
     let mut pixels = raster_indices(scene, curves);
@@ -506,12 +515,16 @@ fn encode_png(scene: &Scene, curves: &[OutlineCurve]) -> Result<Vec<u8>, RenderE
     if !trns.is_empty() {
         encoder.set_trns(trns);
     }
-    encoder.set_deflate_compression(png::DeflateCompression::Level(if scene.size <= 256 {
-        9
+    // Small pictures: zlib level 6 keeps them tiny (about 1-2 KB at 128 px) in a few hundred
+    // microseconds. Large ones: fdeflate with adaptive filters is some 30x faster than zlib
+    // for a file about twice as large (still a few KB at 512 px).
+    if scene.size <= SMALL_PNG_EDGE {
+        encoder.set_deflate_compression(png::DeflateCompression::Level(6));
+        encoder.set_filter(png::Filter::NoFilter);
     } else {
-        6
-    }));
-    encoder.set_filter(png::Filter::NoFilter);
+        encoder.set_deflate_compression(png::DeflateCompression::FdeflateUltraFast);
+        encoder.set_filter(png::Filter::Adaptive);
+    }
     let encode_error = |e: png::EncodingError| RenderError::Encode(e.to_string());
     let mut writer = encoder.write_header().map_err(encode_error)?;
     writer.write_image_data(&pixels).map_err(encode_error)?;

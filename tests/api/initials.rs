@@ -235,6 +235,25 @@ async fn every_script_draws_its_letters() {
     app.stop().await;
 }
 
+#[actix_web::test]
+async fn extra_fonts_are_tried_first() {
+    let bold = crate::common::fixture("../../fonts/NotoSans-Bold.ttf");
+    let bold = bold.to_str().expect("utf-8 path");
+    let with_extra = TestApp::spawn(&[("fonts.extra", bold)]).await;
+    let plain = TestApp::spawn(&[]).await;
+    let path = "/initials/Jane%20Doe.png?size=64&bold=false";
+    let extra_regular = png(&with_extra, path).await;
+    let default_regular = png(&plain, path).await;
+    let default_bold = png(&plain, &path.replace("bold=false", "bold=true")).await;
+    assert_ne!(default_regular, default_bold);
+    assert_eq!(
+        extra_regular, default_bold,
+        "the extra (bold) font drew the regular request"
+    );
+    with_extra.stop().await;
+    plain.stop().await;
+}
+
 fn golden_path(name: &str) -> PathBuf {
     crate::common::fixture(&format!("initials/{name}.png"))
 }

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Initials placeholders, side by side in one run:
+#   1. DiceBear `initials` + @dicebear/converter toPng, in process (bench/initials.mjs);
+#   2. visage's cold render in process (criterion, benches/initials.rs);
+#   3. visage's cold render through HTTP (wrk, one connection, a new picture on every request);
+#   4. cached pictures under wrk load: visage vs nginx serving a static file of the same bytes.
+# Usage: bench/initials.sh [seconds per wrk run, default 10]. Results: bench/out/initials.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v node >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -d bench/node_modules/@dicebear/converter ] || (cd bench && npm install --no-audit --no-fund)
+
+work=$(mktemp -d -t visage-bench-initials.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wrk's latency percentiles in milliseconds.
+percentile() { # file, percentile label (50%)
+  awk -v p="$2" '$1==p { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } printf "%.3f", v }' "$1"
+}
+rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
+
+echo "== building (release)" >&2
+cargo build --release --quiet
+
+echo "== DiceBear in process" >&2
+node bench/initials.mjs 64,128,512 200 > "$work/dicebear.jsonl"
+dicebear() { node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").map(JSON.parse); const r=l.find(x=>x.size==process.argv[2]); console.log(r[process.argv[3]])' "$work/dicebear.jsonl" "$1" "$2"; }
+
+echo "== visage in process (criterion)" >&2
+cargo bench --quiet --bench initials -- --warm-up-time 1 --measurement-time 4 'initials_cold_render/png/' > "$work/criterion.txt" 2>&1
+criterion() { node -e 'const e=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log((e.median.point_estimate/1e6).toFixed(3))' "target/criterion/initials_cold_render/png/$1/new/estimates.json"; }
+
+echo "== visage through HTTP" >&2
+port=$(free_port)
+VISAGE__SERVER__BIND="127.0.0.1:$port" VISAGE__STORAGE__FS__ROOT="$work/data" \
+  VISAGE__SERVER__WORKERS=2 target/release/visage > "$work/visage.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+offset=0
+for size in 64 128 512; do
+  SIZE=$size OFFSET=$offset wrk -t1 -c1 -d"${secs}s" --latency -s bench/initials-cold.lua \
+    "http://127.0.0.1:$port" > "$work/cold-$size.txt"
+  offset=$((offset + 4000000))
+done
+
+echo "== cached: visage vs nginx" >&2
+mkdir -p "$work/static"
+curl -sf "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" -o "$work/static/jane.png"
+chmod -R a+rX "$work/static"
+bytes=$(stat -c %s "$work/static/jane.png")
+nport=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log $work/nginx-access.log;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  types { image/png png; }
+  server {
+    listen 127.0.0.1:$nport;
+    root $work/static;
+    add_header Cache-Control "public, max-age=31536000, immutable";
+    add_header X-Content-Type-Options nosniff;
+  }
+}
+CONF
+mkdir -p "$work/tmp"
+"$NGINX" -c "$work/nginx.conf" -p "$work" 2>/dev/null
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nport/jane.png" -o /dev/null && break; sleep 0.1; done
+for round in 1 2 3; do
+  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-$round.txt"
+  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport/jane.png" > "$work/hot-nginx-$round.txt"
+done
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+
+{
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), node $(node --version), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
+  echo
+  echo "| cold render, PNG | DiceBear in process (median) | visage in process (criterion median) | visage via HTTP, 1 connection (median latency) | HTTP renders/s | DiceBear ÷ visage HTTP | PNG bytes DiceBear / visage |"
+  echo "|---|---|---|---|---|---|---|"
+  for size in 64 128 512; do
+    d=$(dicebear "$size" median_ms); c=$(criterion "$size"); h=$(percentile "$work/cold-$size.txt" 50%)
+    vb=$(curl -sf "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=$size" | wc -c)
+    printf '| %s px | %.2f ms | %s ms | %s ms | %s | %.0f× | %s / %s |\n' "$size" "$d" "$c" "$h" "$(rps "$work/cold-$size.txt")" \
+      "$(echo "$d / $h" | bc -l)" "$(dicebear "$size" bytes)" "$vb"
+  done
+  echo
+  echo "| cached 128 px PNG ($bytes bytes), wrk -t2 -c32, ${secs}s × 3 rounds | requests/s (median round) | median latency | p99 latency |"
+  echo "|---|---|---|---|"
+  for who in visage nginx; do
+    r=(); l=(); t=()
+    for round in 1 2 3; do
+      r+=("$(rps "$work/hot-$who-$round.txt")"); l+=("$(percentile "$work/hot-$who-$round.txt" 50%)"); t+=("$(percentile "$work/hot-$who-$round.txt" 99%)")
+    done
+    echo "| $who | $(median3 "${r[@]}") | $(median3 "${l[@]}") ms | $(median3 "${t[@]}") ms |"
+  done
+} > "$work/report.md"
+mkdir -p bench/out
+cp "$work/report.md" bench/out/initials.md
+cat bench/out/initials.md
