@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
+use crate::common::auth0::FakeTenant;
+use crate::common::{TestApp, as_overrides};
 
 /// chromedriver on a free port, stopped when dropped.
 struct Driver {
@@ -291,4 +292,94 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
     client.close().await.expect("browser closes");
     drop(driver);
     app.stop().await;
+}
+
+#[actix_web::test]
+async fn outside_dev_mode_the_page_sends_the_pasted_access_token() {
+    let Some((driver_path, chromium)) = browser() else {
+        return;
+    };
+    let tenant = FakeTenant::start().await;
+    let app = TestApp::spawn(&as_overrides(&tenant.overrides())).await;
+    let files = tempfile::tempdir().expect("tempdir");
+    let photo = files.path().join("photo.jpg");
+    jpeg(&photo);
+
+    let driver = start_driver(&driver_path).await;
+    let client = open_browser(&driver, &chromium, &files.path().join("profile")).await;
+    client.goto(&app.url("/")).await.expect("page opens");
+    let input = client
+        .find(Locator::Css("#file"))
+        .await
+        .expect("file input");
+    input
+        .send_keys(photo.to_str().expect("utf-8 path"))
+        .await
+        .expect("file chosen");
+    let upload = client
+        .find(Locator::Css("#upload-button"))
+        .await
+        .expect("button");
+
+    // No token: the page asks for one and sends nothing.
+    upload.click().await.expect("click");
+    let error_text =
+        "const e = document.getElementById('error'); return e.hidden ? null : e.textContent;";
+    let asked = until(&client, "the request for a token", error_text).await;
+    assert_eq!(asked, "Paste an access token first.");
+
+    // A token that is not the tenant's: the API's 401 message is shown.
+    let field = client
+        .find(Locator::Css("#token"))
+        .await
+        .expect("token field");
+    field.send_keys("Bearer not-a-token").await.expect("typed");
+    upload.click().await.expect("click");
+    let refused = until(
+        &client,
+        "the API's refusal",
+        "const e = document.getElementById('error'); \
+         return !e.hidden && e.textContent !== 'Paste an access token first.' ? e.textContent : null;",
+    )
+    .await;
+    let expected: Value = app
+        .client
+        .post(app.url("/v1/me/picture"))
+        .bearer_auth("not-a-token")
+        .header("content-type", "image/jpeg")
+        .body(std::fs::read(&photo).expect("photo"))
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(refused, expected["message"]);
+
+    // The tenant's token: the picture is stored under that user and shown.
+    field.clear().await.expect("cleared");
+    field
+        .send_keys(&tenant.token_for("auth0|browser-user"))
+        .await
+        .expect("typed");
+    upload.click().await.expect("click");
+    let shown = until(
+        &client,
+        "the uploaded picture",
+        "const img = document.getElementById('result'); \
+         return document.getElementById('error').hidden && img.complete && img.naturalWidth > 0 \
+           ? img.src : null;",
+    )
+    .await;
+    assert!(
+        shown
+            .as_str()
+            .is_some_and(|s| s.starts_with(&app.url("/pictures/"))),
+        "{shown}"
+    );
+
+    client.close().await.expect("browser closes");
+    drop(driver);
+    app.stop().await;
+    tenant.stop().await;
 }
