@@ -72,6 +72,11 @@ async fn the_token_is_fetched_once_and_shared_by_every_write() {
             .iter()
             .all(|p| p.authorization.as_deref() == Some("Bearer token-1"))
     );
+    let debug = format!("{profiles:?}");
+    assert!(
+        debug.contains("visage-test-client") && !debug.contains("visage-test-secret"),
+        "the secret never shows: {debug}"
+    );
     let text = metrics.render().expect("metrics");
     assert!(
         text.contains(r#"visage_auth0_management_calls_total{call="patch",outcome="ok"} 6"#),
