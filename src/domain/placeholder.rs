@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use prometheus::{IntCounterVec, Opts};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 pub use crate::domain::initials::Rgb;
 use crate::domain::initials::{self, NEUTRAL_BG, NEUTRAL_FG};
@@ -62,6 +63,8 @@ pub struct RenderedPicture {
 
 pub struct InitialsService {
     renderer: Arc<Renderer>,
+    /// Large renders at once (one per core): bounds their CPU and transient memory.
+    large_renders: Arc<Semaphore>,
     cache: moka::future::Cache<Scene, RenderedPicture>,
     lookups: IntCounterVec,
 }
@@ -88,8 +91,10 @@ impl InitialsService {
         )
         .and_then(|c| metrics.register(&c).map(|()| c))
         .map_err(|e| RenderError::Metrics(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Ok(Self {
             renderer,
+            large_renders: Arc::new(Semaphore::new(cores)),
             cache,
             lookups,
         })
@@ -100,11 +105,12 @@ impl InitialsService {
         let scene = resolve(spec)?;
         let missed = AtomicBool::new(false);
         let renderer = self.renderer.clone();
+        let permits = self.large_renders.clone();
         let result = self
             .cache
             .try_get_with(scene.clone(), async {
                 missed.store(true, Ordering::Relaxed);
-                render_scene(renderer, scene).await
+                render_scene(renderer, permits, scene).await
             })
             .await
             .map_err(|e| (*e).clone());
@@ -169,6 +175,7 @@ fn resolve(spec: &InitialsSpec) -> Result<Scene, RenderError> {
 
 async fn render_scene(
     renderer: Arc<Renderer>,
+    permits: Arc<Semaphore>,
     scene: Scene,
 ) -> Result<RenderedPicture, RenderError> {
     let etag = etag(&scene);
@@ -176,9 +183,16 @@ async fn render_scene(
     let bytes = if scene.size <= INLINE_MAX_SIZE {
         renderer.render(&scene)?
     } else {
-        tokio::task::spawn_blocking(move || renderer.render(&scene))
+        let permit = permits
+            .acquire_owned()
             .await
-            .map_err(|e| RenderError::Worker(e.to_string()))??
+            .map_err(|e| RenderError::Worker(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            renderer.render(&scene)
+        })
+        .await
+        .map_err(|e| RenderError::Worker(e.to_string()))??
     };
     Ok(RenderedPicture {
         bytes: Bytes::from(bytes),

@@ -197,8 +197,7 @@ impl Renderer {
             regular.push(LoadedFont::parse(&name, data)?);
             bold.push(LoadedFont::parse(&name, data)?);
         }
-        for (name, data, is_bold) in BUNDLED.iter().filter(|f| f.2) {
-            debug_assert!(is_bold);
+        for (name, data, _) in BUNDLED.iter().filter(|f| f.2) {
             bold.push(LoadedFont::parse(name, data)?);
         }
         for (name, data, _) in BUNDLED.iter().filter(|f| !f.2) {

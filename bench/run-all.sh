@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other; each script writes its figures to bench/out/.
+set -euo pipefail
+cd "$(dirname "$0")"
+./initials.sh "$@"
