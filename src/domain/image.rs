@@ -18,7 +18,6 @@ use std::io::Cursor;
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
@@ -214,12 +213,8 @@ fn decode_with_image(
     // GIF and WebP decoders read only the first frame here; later frames are never allocated.
     let image = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
     let pixels = if image.color().has_alpha() {
-        let rgba = image.into_rgba8().into_raw();
-        if rgba.chunks_exact(4).all(|p| p[3] == u8::MAX) {
-            Pixels::Rgb(drop_alpha(&rgba))
-        } else {
-            Pixels::Rgba(rgba)
-        }
+        // Kept as RGBA even when opaque: dropping the channel here would copy the whole picture.
+        Pixels::Rgba(image.into_rgba8().into_raw())
     } else {
         Pixels::Rgb(image.into_rgb8().into_raw())
     };
@@ -269,8 +264,14 @@ fn crop_and_resize(decoded: &Decoded, target: u32) -> Result<(u32, u32, Pixels),
     let side = decoded.width.min(decoded.height);
     let left = (decoded.width - side) / 2;
     let top = (decoded.height - side) / 2;
+    // Premultiplying alpha copies the source; an opaque picture needs none of it.
+    let opaque = match &decoded.pixels {
+        Pixels::Rgb(_) => true,
+        Pixels::Rgba(rgba) => rgba.chunks_exact(4).all(|p| p[3] == u8::MAX),
+    };
     let mut destination = Image::new(target, target, pixel_type);
     let options = ResizeOptions::new()
+        .use_alpha(!opaque)
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
         .crop(
             f64::from(left),
@@ -334,9 +335,15 @@ fn encode(
         |err: image::ImageError| ImageError::Invalid(format!("encoding failed: {err}"));
     let format = match (pixels, as_jpeg) {
         (Pixels::Rgb(rgb), true) => {
-            JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
-                .write_image(&rgb, width, height, image::ExtendedColorType::Rgb8)
-                .map_err(encoding_failed)?;
+            let too_large = || ImageError::Invalid("too large for a JPEG".into());
+            let (w, h) = (
+                u16::try_from(width).map_err(|_| too_large())?,
+                u16::try_from(height).map_err(|_| too_large())?,
+            );
+            // Baseline, 4:2:0 below quality 90, a JFIF header and nothing else.
+            jpeg_encoder::Encoder::new(&mut bytes, JPEG_QUALITY)
+                .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+                .map_err(|err| ImageError::Invalid(format!("encoding failed: {err}")))?;
             StoredFormat::Jpeg
         }
         (Pixels::Rgb(rgb), false) => {

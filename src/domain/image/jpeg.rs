@@ -95,38 +95,21 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
     rgb
 }
 
-/// Walks the marker segments and the entropy-coded scans; true when an EOI marker is reached.
-/// A file cut short anywhere ends before its EOI.
+/// True when an EOI marker follows the first scan header: a file cut short anywhere in its
+/// scans never has one. The marker segments before the first scan are walked (their payloads may
+/// hold anything, even an embedded thumbnail's EOI); after it, entropy-coded data stuffs every
+/// 0xFF with 0x00, so a 0xFF 0xD9 pair there is a real marker. Searching from the end keeps the
+/// check at a few bytes for whole files.
 fn reaches_end_of_image(input: &[u8]) -> bool {
     let mut at = 2; // after SOI
-    let mut in_scan = false;
     while at + 1 < input.len() {
-        if in_scan {
-            if input[at] != 0xFF {
-                at += 1;
-                continue;
-            }
-            match input[at + 1] {
-                // Stuffed zero byte, restart marker: still scan data.
-                0x00 | 0xD0..=0xD7 => {
-                    at += 2;
-                    continue;
-                }
-                // Fill byte before a marker.
-                0xFF => {
-                    at += 1;
-                    continue;
-                }
-                _ => in_scan = false,
-            }
-        }
         if input[at] != 0xFF {
             return false;
         }
         match input[at + 1] {
-            0xD9 => return true,
             0xFF => at += 1,
             0x01 | 0xD0..=0xD7 => at += 2,
+            0xD9 => return true,
             marker => {
                 let Some(length) = input.get(at + 2..at + 4) else {
                     return false;
@@ -136,7 +119,11 @@ fn reaches_end_of_image(input: &[u8]) -> bool {
                     return false;
                 }
                 at += 2 + length;
-                in_scan = marker == 0xDA;
+                if marker == 0xDA {
+                    return input
+                        .get(at..)
+                        .is_some_and(|scans| scans.windows(2).rev().any(|w| w == [0xFF, 0xD9]));
+                }
             }
         }
     }

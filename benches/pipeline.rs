@@ -1,0 +1,105 @@
+//! Criterion benchmark of the upload pipeline on photo-like JPEGs (written by bench/pipeline.sh).
+//!
+//! `cargo bench --bench pipeline` measures `normalize` on `bench/out/photo-12mp.jpg` and
+//! `bench/out/photo-2mp.jpg` (or `$VISAGE_BENCH_DIR`). With `VISAGE_PIPELINE_ONCE=FILE` it instead
+//! runs the pipeline on FILE (`VISAGE_PIPELINE_THREADS` at once, default 1) and prints the
+//! process's peak RSS, for the memory figures.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::Criterion;
+use visage::domain::image::{PipelineLimits, normalize, resize_master};
+
+const LIMITS: PipelineLimits = PipelineLimits {
+    max_pixels: 40_000_000,
+    min_edge: 16,
+    master_size: 512,
+};
+
+fn bench_dir() -> PathBuf {
+    std::env::var_os("VISAGE_BENCH_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/out"),
+        PathBuf::from,
+    )
+}
+
+fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err} (bench/pipeline.sh writes the photos)",
+            path.display()
+        )
+    })
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = bench_dir();
+    let mut group = c.benchmark_group("pipeline");
+    group
+        .sample_size(40)
+        .measurement_time(Duration::from_secs(8));
+    for name in ["12mp", "2mp"] {
+        let input = read(&dir.join(format!("photo-{name}.jpg")));
+        group.bench_function(name, |b| {
+            b.iter(|| normalize(black_box(&input), &LIMITS).expect("normalize"));
+        });
+    }
+    let master = normalize(&read(&dir.join("photo-2mp.jpg")), &LIMITS).expect("master");
+    group.bench_function("variant-512-to-128", |b| {
+        b.iter(|| resize_master(black_box(&master.bytes), 128).expect("variant"));
+    });
+    group.finish();
+}
+
+/// Peak resident set size of this process in KiB, from /proc (Linux).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn run_once(path: &str) {
+    let input = read(std::path::Path::new(path));
+    let threads: usize = std::env::var("VISAGE_PIPELINE_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let before = peak_rss_kib();
+    let outcomes: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(|| normalize(&input, &LIMITS)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(Ok(picture)) => format!("ok {} bytes", picture.bytes.len()),
+                Ok(Err(err)) => format!("refused: {err}"),
+                Err(_) => "panicked".to_owned(),
+            })
+            .collect()
+    });
+    let after = peak_rss_kib();
+    println!(
+        "file={path} threads={threads} outcome=[{}] peak_rss_kib={after} before_kib={before} added_kib={}",
+        outcomes.join("; "),
+        after.saturating_sub(before)
+    );
+}
+
+fn main() {
+    if let Ok(path) = std::env::var("VISAGE_PIPELINE_ONCE") {
+        run_once(&path);
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    benches(&mut criterion);
+    criterion.final_summary();
+}
