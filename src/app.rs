@@ -9,9 +9,11 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::adapters::auth0::Auth0Profiles;
+use crate::adapters::gravatar::GravatarClient;
 use crate::adapters::{
     fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
 };
+use crate::domain::avatar::AvatarService;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
@@ -48,6 +50,7 @@ pub struct AppContext {
     pub tokens: Option<Arc<dyn TokenVerifier>>,
     pub uploads: Arc<UploadService>,
     pub pictures: Arc<PictureService>,
+    pub avatars: Arc<AvatarService>,
 }
 
 impl AppContext {
@@ -97,6 +100,14 @@ impl AppContext {
             runner,
             variants,
         ));
+        let gravatar = GravatarClient::new(&settings.gravatar)
+            .map_err(|e| StartError::Component(format!("gravatar client: {e}")))?;
+        let avatars = Arc::new(AvatarService::new(
+            &settings.gravatar,
+            Arc::new(gravatar),
+            initials.clone(),
+            &metrics,
+        )?);
         Ok(Self {
             settings,
             store,
@@ -107,6 +118,7 @@ impl AppContext {
             tokens,
             uploads,
             pictures,
+            avatars,
         })
     }
 
@@ -120,7 +132,8 @@ impl AppContext {
             .app_data(web::Data::from(self.initials.clone()))
             .app_data(web::Data::new(self.tokens.clone()))
             .app_data(web::Data::new(self.uploads.clone()))
-            .app_data(web::Data::new(self.pictures.clone()));
+            .app_data(web::Data::new(self.pictures.clone()))
+            .app_data(web::Data::from(self.avatars.clone()));
     }
 }
 

@@ -244,3 +244,15 @@ impl From<crate::domain::pictures::PictureError> for ApiError {
         }
     }
 }
+
+impl From<crate::domain::avatar::AvatarError> for ApiError {
+    fn from(err: crate::domain::avatar::AvatarError) -> Self {
+        use crate::domain::avatar::AvatarError;
+        match err {
+            AvatarError::InvalidParameter(message) => Self::InvalidParameter(message),
+            AvatarError::NotFound => Self::NotFound("no Gravatar for this hash".into()),
+            AvatarError::Unavailable(cause) => Self::UpstreamUnavailable(Box::new(cause)),
+            AvatarError::Render(render) => render.into(),
+        }
+    }
+}

@@ -126,6 +126,7 @@ pub struct Gravatar {
     pub ttl_hit: u64,
     pub ttl_miss: u64,
     pub ttl_fallback: u64,
+    pub ttl_stale: u64,
     pub cache_bytes: u64,
     pub breaker_failures: u32,
     pub breaker_cooldown_secs: u64,

@@ -2,6 +2,7 @@
 
 pub mod auth0;
 pub mod fs;
+pub mod gravatar;
 pub mod jwks;
 pub mod no_profile;
 pub mod s3;

@@ -23,6 +23,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 
 pub use sniff::SourceFormat;
+pub use sniff::sniff;
 
 /// JPEG quality of masters and variants: visually lossless for avatars at a fraction of the size.
 const JPEG_QUALITY: u8 = 85;

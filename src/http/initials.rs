@@ -1,13 +1,11 @@
 //! `GET /initials/{text}.{png|svg}`: initials placeholders.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::domain::placeholder::{
-    InitialsService, InitialsSpec, PictureFormat, RenderedPicture, Shape,
-};
+use crate::domain::placeholder::{InitialsService, InitialsSpec, PictureFormat, Shape};
 use crate::error::ApiError;
 use crate::http::extract::QueryParams;
+use crate::http::image_response::{IMMUTABLE, image_response};
 
 /// Longest accepted text, in bytes after percent-decoding.
 const MAX_TEXT_BYTES: usize = 256;
@@ -35,7 +33,7 @@ pub async fn initials(
 ) -> Result<HttpResponse, ApiError> {
     let spec = parse_request(&req, &query)?;
     let picture = service.render(&spec).await?;
-    Ok(image_response(&req, &picture))
+    Ok(image_response(&req, &picture, IMMUTABLE, &[]))
 }
 
 /// Path and query into a validated spec.
@@ -90,32 +88,4 @@ fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsSpec,
         shape,
         bold: query.flag("bold", false)?,
     })
-}
-
-/// 200 with the contract's image headers, or 304 when the client already holds this ETag.
-pub fn image_response(req: &HttpRequest, picture: &RenderedPicture) -> HttpResponse {
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == picture.etag)
-        });
-    let mut response = if matches {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, picture.etag.as_str()))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    if matches {
-        return response.finish();
-    }
-    response
-        .content_type(picture.content_type)
-        .body(picture.bytes.clone())
 }

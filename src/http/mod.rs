@@ -1,9 +1,11 @@
 //! The HTTP edge: the whole route table, the request observer and the JSON error shape.
 
 pub mod auth;
+pub mod avatar;
 pub mod cors;
 pub mod extract;
 pub mod health;
+pub mod image_response;
 pub mod initials;
 pub mod openapi;
 pub mod page;
@@ -36,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").route(get_or_head().to(health::metrics)))
         .service(web::resource("/openapi.json").route(get_or_head().to(openapi::openapi_json)))
         .service(web::resource("/initials/{file}").route(get_or_head().to(initials::initials)))
+        .service(web::resource("/avatar/{file}").route(get_or_head().to(avatar::avatar)))
         .service(web::resource("/").route(get_or_head().to(page::index)))
         .service(web::resource("/static/{file}").route(get_or_head().to(page::asset)))
         .service(

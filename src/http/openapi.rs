@@ -28,6 +28,7 @@ pub struct ErrorBody {
         crate::http::page::index,
         crate::http::page::asset,
         crate::http::initials::initials,
+        crate::http::avatar::avatar,
         crate::http::upload::upload_me,
         crate::http::upload::upload_user,
         crate::http::upload::delete_me,

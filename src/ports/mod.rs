@@ -6,6 +6,7 @@
 pub mod profile;
 pub mod store;
 pub mod tokens;
+pub mod upstream;
 
 pub use profile::{ProfileError, ProfileStore};
 pub use store::{ObjectKey, ObjectStore, StoreError};

@@ -1,6 +1,7 @@
 //! One integration binary: every test builds the real app on port 0 with `visage::serve`.
 
 mod auth0;
+mod avatar;
 mod browser;
 mod common;
 mod foundation;

@@ -4,6 +4,7 @@
 
 pub mod auth0;
 pub mod auth0_mgmt;
+pub mod gravatar;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

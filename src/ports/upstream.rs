@@ -1,0 +1,45 @@
+//! The avatar upstream port: asks Gravatar (or a stand-in) for one validated picture request.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// A request built only from validated parts; the adapter turns it into
+/// `{base_url}{hash}?s={size}&d={default}&r={rating}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UpstreamRequest {
+    /// 32 or 64 lower-case hex digits.
+    pub hash: String,
+    pub size: u32,
+    /// `404` or one of Gravatar's built-in defaults (`mp`, `identicon`, ...).
+    pub default: &'static str,
+    /// `g`, `pg`, `r` or `x`.
+    pub rating: &'static str,
+}
+
+/// What the upstream said, classified.
+#[derive(Clone, Debug)]
+pub enum UpstreamAnswer {
+    /// An image whose bytes sniff as PNG, JPEG, GIF or WebP.
+    Picture {
+        bytes: Bytes,
+        content_type: &'static str,
+    },
+    /// The upstream has no picture for this request (404, or a redirect, which is never followed).
+    NoPicture,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Timeouts, connection errors, 5xx and other unexpected statuses.
+    #[error("the avatar upstream is unavailable: {0}")]
+    Unavailable(String),
+    /// The upstream answered with something that is not an acceptable picture (too large, not
+    /// an image): never served, never cached.
+    #[error("the avatar upstream sent an unacceptable answer: {0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub trait AvatarUpstream: Send + Sync {
+    async fn fetch(&self, request: &UpstreamRequest) -> Result<UpstreamAnswer, UpstreamError>;
+}
