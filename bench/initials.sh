@@ -3,7 +3,9 @@
 #   1. DiceBear `initials` + @dicebear/converter toPng, in process (bench/initials.mjs);
 #   2. visage's cold render in process (criterion, benches/initials.rs);
 #   3. visage's cold render through HTTP (wrk, one connection, a new picture on every request);
-#   4. cached pictures under wrk load: visage vs nginx serving a static file of the same bytes.
+#   4. cached pictures under wrk load: visage vs nginx serving a static file of the same bytes,
+#      with each one's request log on (the defaults: visage's JSON line, nginx's access_log) and
+#      with both off (RUST_LOG=warn, access_log off).
 # Usage: bench/initials.sh [seconds per wrk run, default 10]. Results: bench/out/initials.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for pidfile in "$work"/nginx-*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; done; true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,11 +52,14 @@ cargo bench --quiet --bench initials -- --warm-up-time 1 --measurement-time 4 'i
 criterion() { node -e 'const e=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log((e.median.point_estimate/1e6).toFixed(3))' "target/criterion/initials_cold_render/png/$1/new/estimates.json"; }
 
 echo "== visage through HTTP" >&2
+start_visage() { # port, RUST_LOG
+  VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
+    VISAGE__SERVER__WORKERS=2 target/release/visage > "$work/visage-$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.1; done
+}
 port=$(free_port)
-VISAGE__SERVER__BIND="127.0.0.1:$port" VISAGE__STORAGE__FS__ROOT="$work/data" \
-  VISAGE__SERVER__WORKERS=2 target/release/visage > "$work/visage.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+start_visage "$port" info
 offset=0
 for size in 64 128 512; do
   SIZE=$size OFFSET=$offset wrk -t1 -c1 -d"${secs}s" --latency -s bench/initials-cold.lua \
@@ -67,32 +72,39 @@ mkdir -p "$work/static"
 curl -sf "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" -o "$work/static/jane.png"
 chmod -R a+rX "$work/static"
 bytes=$(stat -c %s "$work/static/jane.png")
-nport=$(free_port)
-cat > "$work/nginx.conf" <<CONF
+start_nginx() { # port, access_log setting
+  cat > "$work/nginx-$1.conf" <<CONF
 worker_processes 2;
-pid $work/nginx.pid;
+pid $work/nginx-$1.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 1024; }
 http {
-  access_log $work/nginx-access.log;
+  access_log $2;
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
   sendfile on; tcp_nopush on; keepalive_requests 1000000;
   types { image/png png; }
   server {
-    listen 127.0.0.1:$nport;
+    listen 127.0.0.1:$1;
     root $work/static;
     add_header Cache-Control "public, max-age=31536000, immutable";
     add_header X-Content-Type-Options nosniff;
   }
 }
 CONF
+  "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/jane.png" -o /dev/null && break; sleep 0.1; done
+}
 mkdir -p "$work/tmp"
-"$NGINX" -c "$work/nginx.conf" -p "$work" 2>/dev/null
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nport/jane.png" -o /dev/null && break; sleep 0.1; done
+nport=$(free_port); start_nginx "$nport" "$work/nginx-access.log"
+qport=$(free_port); start_visage "$qport" warn
+nqport=$(free_port); start_nginx "$nqport" off
+curl -sf "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" -o /dev/null
 for round in 1 2 3; do
   wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-$round.txt"
   wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport/jane.png" > "$work/hot-nginx-$round.txt"
+  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-quiet-$round.txt"
+  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nqport/jane.png" > "$work/hot-nginx-quiet-$round.txt"
 done
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
@@ -110,12 +122,13 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   echo
   echo "| cached 128 px PNG ($bytes bytes), wrk -t2 -c32, ${secs}s × 3 rounds | requests/s (median round) | median latency | p99 latency |"
   echo "|---|---|---|---|"
-  for who in visage nginx; do
+  for who in visage nginx visage-quiet nginx-quiet; do
     r=(); l=(); t=()
     for round in 1 2 3; do
       r+=("$(rps "$work/hot-$who-$round.txt")"); l+=("$(percentile "$work/hot-$who-$round.txt" 50%)"); t+=("$(percentile "$work/hot-$who-$round.txt" 99%)")
     done
-    echo "| $who | $(median3 "${r[@]}") | $(median3 "${l[@]}") ms | $(median3 "${t[@]}") ms |"
+    label=${who/-quiet/, request log off}; [ "$label" = "$who" ] && label="$who, request log on"
+    echo "| $label | $(median3 "${r[@]}") | $(median3 "${l[@]}") ms | $(median3 "${t[@]}") ms |"
   done
 } > "$work/report.md"
 mkdir -p bench/out
