@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./initials.sh "$@"
 ./pipeline.sh
+./upload.sh
