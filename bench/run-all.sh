@@ -5,3 +5,4 @@ cd "$(dirname "$0")"
 ./initials.sh "$@"
 ./pipeline.sh
 ./upload.sh
+./avatar.sh "$@"

@@ -2,7 +2,8 @@
 //!
 //! Answers ("a picture", "no Gravatar") live in a `moka` cache weighed in bytes with a lifetime
 //! per entry; concurrent misses for one key make one upstream request (`try_get_with`), and
-//! upstream errors are never cached as answers. Known pictures are also kept a while longer so
+//! upstream errors are never cached as answers (an unusable picture, too large or not an image,
+//! is kept as "no picture"). Known pictures are also kept a while longer so
 //! that a failed refresh serves the stale picture; a small circuit breaker stops asking a
 //! failing upstream for a cool-down.
 
@@ -451,6 +452,12 @@ impl AvatarService {
                 content_type,
             }),
             Ok(UpstreamAnswer::NoPicture) => None,
+            // The upstream works but this picture is unusable (too large, not an image): kept
+            // as "no picture" so that it is not downloaded again on every request.
+            Err(UpstreamError::Rejected(reason)) => {
+                tracing::info!(hash = &key.hash[..8], %reason, "gravatar answer refused");
+                None
+            }
             Err(error) => {
                 self.breaker.failed();
                 return Err(error.into());

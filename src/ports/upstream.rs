@@ -34,7 +34,7 @@ pub enum UpstreamError {
     #[error("the avatar upstream is unavailable: {0}")]
     Unavailable(String),
     /// The upstream answered with something that is not an acceptable picture (too large, not
-    /// an image): never served, never cached.
+    /// an image): never served; the upstream itself is healthy.
     #[error("the avatar upstream sent an unacceptable answer: {0}")]
     Rejected(String),
 }

@@ -198,10 +198,11 @@ async fn invalid_requests_are_400_and_never_reach_upstream() {
 #[actix_web::test]
 async fn upstream_trouble_gives_the_fallback_with_a_short_max_age() {
     let (app, gravatar) = spawn(&[("gravatar.timeout_ms", "500")]).await;
-    // A redirect is "no Gravatar" (kept ttl_miss); the others are trouble (ttl_fallback).
+    // A redirect or an unusable body is "no Gravatar" (kept ttl_miss, asked once); a timeout
+    // or a 500 is trouble (ttl_fallback, asked again next time).
     let cases = [
         (Behaviour::Redirect, 600),
-        (Behaviour::Huge, 30),
+        (Behaviour::Huge, 600),
         (Behaviour::Sleep, 30),
         (Behaviour::Error, 30),
     ];
@@ -213,6 +214,11 @@ async fn upstream_trouble_gives_the_fallback_with_a_short_max_age() {
         assert_fresh_max_age(&response, ttl);
         assert_eq!(png_edge(&response.bytes().await.expect("body")), 40);
         assert_eq!(gravatar.requests(&h), 1, "{behaviour:?}");
+    }
+    for (behaviour, calls) in [(Behaviour::Huge, 1), (Behaviour::Error, 2)] {
+        let h = hash(behaviour, 6);
+        app.get(&format!("/avatar/{h}?s=40&name=Ann%20Lee")).await;
+        assert_eq!(gravatar.requests(&h), calls, "{behaviour:?}");
     }
     assert_eq!(
         gravatar
