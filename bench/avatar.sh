@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gravatar proxy cache hits, side by side in one run: visage's /avatar/{hash} vs nginx
 # `proxy_cache` (bench/avatar-nginx.conf), both in front of the same stand-in Gravatar
-# (bench/gravatar_standin.py), same wrk settings, same URL shape.
+# (bench/gravatar_standin.py), same wrk settings, same URL shape; first with request logs on
+# (visage at RUST_LOG=info, nginx with an access log), then with both off.
 # Usage: bench/avatar.sh [seconds per wrk run, default 10]. Results: bench/out/avatar.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for pidfile in "$work"/nginx-*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,53 +39,73 @@ wait_for() { for _ in $(seq 100); do curl -sf "$1" -o /dev/null && return 0; sle
 echo "== building (release)" >&2
 cargo build --release --quiet --bin visage
 
-# The upstream's picture: a real 128 px PNG (the initials renderer's, via the binary below).
+# The stand-in serves a real 128 px PNG: the one visage renders for /initials/Jane%20Doe.png.
 hash=$(printf 'jane.doe@example.com' | sha256sum | cut -d' ' -f1)
 path="/avatar/$hash?s=128"
 
-uport=$(free_port); vport=$(free_port); nport=$(free_port)
-VISAGE__SERVER__BIND="127.0.0.1:$vport" VISAGE__STORAGE__FS__ROOT="$work/data" \
-  VISAGE__SERVER__WORKERS=2 VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$uport/avatar/" \
-  target/release/visage > "$work/visage.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$vport/healthz"
-curl -sf "http://127.0.0.1:$vport/initials/Jane%20Doe.png?size=128" -o "$work/picture.png"
+uport=$(free_port)
+start_visage() { # port, RUST_LOG
+  VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
+    VISAGE__SERVER__WORKERS=2 VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$uport/avatar/" \
+    target/release/visage > "$work/visage-$1.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$1/healthz"
+}
+start_nginx() { # port, access log (a file or off)
+  mkdir -p "$work/tmp" "$work/cache-$1"
+  sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$1|g" -e "s|@UPSTREAM@|127.0.0.1:$uport|g" \
+    -e "s|@ACCESS_LOG@|$2|g" bench/avatar-nginx.conf > "$work/nginx-$1.conf"
+  "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
+}
+vlog=$(free_port); start_visage "$vlog" info
+vquiet=$(free_port); start_visage "$vquiet" warn
+curl -sf "http://127.0.0.1:$vlog/initials/Jane%20Doe.png?size=128" -o "$work/picture.png"
 python3 bench/gravatar_standin.py "$uport" "$work/picture.png" &
 pids+=($!)
 wait_for "http://127.0.0.1:$uport/avatar/$hash"
+nlog=$(free_port); start_nginx "$nlog" "$work/nginx-access.log"
+nquiet=$(free_port); start_nginx "$nquiet" off
 
-mkdir -p "$work/tmp" "$work/cache"
-sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$nport|g" -e "s|@UPSTREAM@|127.0.0.1:$uport|g" \
-  bench/avatar-nginx.conf > "$work/nginx.conf"
-"$NGINX" -c "$work/nginx.conf" -p "$work" 2>/dev/null
-wait_for "http://127.0.0.1:$nport$path"
-
-# Warm both caches, and check each serves the upstream's bytes from its cache.
-for _ in 1 2 3; do
-  curl -sf "http://127.0.0.1:$vport$path" -o "$work/visage.png"
-  curl -sf "http://127.0.0.1:$nport$path" -o "$work/nginx.png"
+# Warm every cache, and check each serves the upstream's bytes from its cache.
+for port in "$vlog" "$vquiet" "$nlog" "$nquiet"; do
+  wait_for "http://127.0.0.1:$port$path"
+  for _ in 1 2 3; do curl -sf "http://127.0.0.1:$port$path" -o "$work/got.png"; done
+  cmp -s "$work/got.png" "$work/picture.png" || { echo "port $port did not serve the upstream's bytes" >&2; exit 1; }
 done
-cmp -s "$work/visage.png" "$work/picture.png" || { echo "visage did not serve the upstream's bytes" >&2; exit 1; }
-cmp -s "$work/nginx.png" "$work/picture.png" || { echo "nginx did not serve the upstream's bytes" >&2; exit 1; }
-curl -sI "http://127.0.0.1:$vport$path" | grep -qi '^x-avatar-source: gravatar' || { echo "visage: not a Gravatar hit" >&2; exit 1; }
-curl -sI "http://127.0.0.1:$nport$path" | grep -qi '^x-cache: HIT' || { echo "nginx: not a cache hit" >&2; exit 1; }
+for port in "$vlog" "$vquiet"; do
+  curl -sI "http://127.0.0.1:$port$path" | grep -qi '^x-avatar-source: gravatar' || { echo "visage: not a Gravatar hit" >&2; exit 1; }
+done
+for port in "$nlog" "$nquiet"; do
+  curl -sI "http://127.0.0.1:$port$path" | grep -qi '^x-cache: HIT' || { echo "nginx: not a cache hit" >&2; exit 1; }
+done
 
-echo "== wrk -t1 -c32 -d${secs}s: visage, then nginx" >&2
-wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$vport$path" > "$work/visage.txt"
-wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport$path" > "$work/nginx.txt"
-upstream_calls=$(curl -sf "http://127.0.0.1:$vport/metrics" | awk '/^visage_gravatar_upstream_requests_total/ { n += $2 } END { print n+0 }')
+echo "== wrk -t1 -c32 -d${secs}s: visage, then nginx; logs on, then off" >&2
+for run in vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet; do
+  wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}.txt"
+done
+upstream_calls=0
+for port in "$vlog" "$vquiet"; do
+  n=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^visage_gravatar_upstream_requests_total/ { n += $2 } END { print n+0 }')
+  upstream_calls=$((upstream_calls + n))
+done
 
 bytes=$(stat -c %s "$work/picture.png")
-v=$(rps "$work/visage.txt"); n=$(rps "$work/nginx.txt")
+row() { # label, file
+  echo "| $1 | $(rps "$2") | $(percentile "$2" 50%) ms | $(percentile "$2" 99%) ms |"
+}
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
   echo
-  echo "| cache hit, 128 px PNG ($bytes bytes), wrk -t1 -c32 -d${secs}s | requests/s | median latency | p99 latency |"
+  echo "| cache hit, 128 px PNG ($bytes bytes), wrk -t1 -c32 -d${secs}s, one run each | requests/s | median latency | p99 latency |"
   echo "|---|---|---|---|"
-  echo "| visage \`/avatar/{hash}\` (2 workers, info logs) | $v | $(percentile "$work/visage.txt" 50%) ms | $(percentile "$work/visage.txt" 99%) ms |"
-  echo "| nginx \`proxy_cache\` (2 workers, access log) | $n | $(percentile "$work/nginx.txt" 50%) ms | $(percentile "$work/nginx.txt" 99%) ms |"
+  row "visage \`/avatar/{hash}\`, 2 workers, RUST_LOG=info" "$work/vlog.txt"
+  row "nginx \`proxy_cache\`, 2 workers, access log" "$work/nlog.txt"
+  row "visage, RUST_LOG=warn (no request log)" "$work/vquiet.txt"
+  row "nginx, access_log off" "$work/nquiet.txt"
   echo
-  printf 'Throughput ratio visage ÷ nginx: %.2f. Upstream requests made by visage during the run: %s.\n' "$(echo "$v / $n" | bc -l)" "$upstream_calls"
+  printf 'Throughput ratio visage ÷ nginx: %.2f with logs, %.2f without. Upstream requests visage made in all: %s.\n' \
+    "$(echo "$(rps "$work/vlog.txt") / $(rps "$work/nlog.txt")" | bc -l)" \
+    "$(echo "$(rps "$work/vquiet.txt") / $(rps "$work/nquiet.txt")" | bc -l)" "$upstream_calls"
 } > "$work/report.md"
 mkdir -p bench/out
 cp "$work/report.md" bench/out/avatar.md
