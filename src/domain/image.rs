@@ -27,9 +27,11 @@ pub use sniff::sniff;
 
 /// JPEG quality of masters and variants: visually lossless for avatars at a fraction of the size.
 const JPEG_QUALITY: u8 = 85;
-/// Decoder working memory allowed per declared pixel: 16-bit RGBA output (8 bytes) covers every
-/// accepted format, including a progressive CMYK JPEG's coefficient planes.
-const ALLOC_BYTES_PER_PIXEL: u64 = 8;
+/// Decoder memory allowed per pixel of the limit: 8-bit RGBA (4 bytes), so the largest accepted
+/// picture decodes but a 16-bit one may have only half the pixels; plus a fixed margin for the
+/// decoders' own buffers (zlib window, rows, Huffman tables).
+const ALLOC_BYTES_PER_PIXEL: u64 = 4;
+const ALLOC_MARGIN: u64 = 16 << 20;
 /// Largest edge a stored master may have when it is read back for resizing.
 const MAX_MASTER_EDGE: u32 = 4096;
 
@@ -55,7 +57,9 @@ impl PipelineLimits {
 
     /// The byte budget given to decoders (`image::Limits::max_alloc`, jpeg-decoder's buffer limit).
     fn max_alloc(&self) -> u64 {
-        self.max_pixels.saturating_mul(ALLOC_BYTES_PER_PIXEL)
+        self.max_pixels
+            .saturating_mul(ALLOC_BYTES_PER_PIXEL)
+            .saturating_add(ALLOC_MARGIN)
     }
 
     fn check_dimensions(&self, width: u32, height: u32) -> Result<(), ImageError> {
