@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use moka::Expiry;
-use prometheus::{IntCounterVec, IntGauge, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 use sha2::{Digest, Sha256};
 
 use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError, RenderedPicture};
@@ -298,7 +298,9 @@ pub struct AvatarService {
     ttl_miss: Duration,
     ttl_fallback: u64,
     upstream_requests: IntCounterVec,
-    lookups: IntCounterVec,
+    /// Resolved once: the hit path touches no label map.
+    cache_hits: IntCounter,
+    cache_misses: IntCounter,
 }
 
 impl AvatarService {
@@ -365,7 +367,8 @@ impl AvatarService {
             ttl_miss,
             ttl_fallback: settings.ttl_fallback,
             upstream_requests,
-            lookups,
+            cache_hits: lookups.with_label_values(&["hit"]),
+            cache_misses: lookups.with_label_values(&["miss"]),
         })
     }
 
@@ -418,12 +421,11 @@ impl AvatarService {
                 self.fetch(key).await
             })
             .await;
-        let label = if missed.load(Ordering::Relaxed) {
-            "miss"
+        if missed.load(Ordering::Relaxed) {
+            self.cache_misses.inc();
         } else {
-            "hit"
-        };
-        self.lookups.with_label_values(&[label]).inc();
+            self.cache_hits.inc();
+        }
         result
     }
 

@@ -86,6 +86,7 @@ async fn a_hit_serves_upstream_bytes_with_image_headers_and_one_upstream_call() 
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(header(&head, "etag"), etag);
     assert_eq!(header(&head, "x-avatar-source"), "gravatar");
+    assert_eq!(header(&head, "content-length"), length);
     assert_eq!(gravatar.requests(&h), 1);
     gravatar.stop().await;
     app.stop().await;
