@@ -218,10 +218,12 @@ fn sigterm_ends_the_process_with_status_zero() {
         .spawn()
         .expect("spawn");
     let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // The socket is bound before the signal handlers are installed, so wait for an answer,
+    // not for a connection: a SIGTERM in that gap would be an ordinary, unhandled kill.
+    while !healthz_answers(port) {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "never listened"
+            "never served /healthz"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -232,4 +234,21 @@ fn sigterm_ends_the_process_with_status_zero() {
     assert!(ok.success());
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// One blocking `GET /healthz`; true when it answers 200.
+fn healthz_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head.ends_with(b" 200")
 }
