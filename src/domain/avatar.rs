@@ -15,6 +15,7 @@ use bytes::Bytes;
 use moka::Expiry;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 use sha2::{Digest, Sha256};
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError, RenderedPicture};
 use crate::metrics::Metrics;
@@ -109,6 +110,8 @@ pub struct AvatarRequest {
     pub force_default: bool,
     /// What the initials fallback draws: `initials`, else `name`, else nothing (neutral).
     pub fallback_text: String,
+    /// How many initials to draw: as many as were given (1..=3) with `initials`, else 2.
+    pub fallback_length: u8,
 }
 
 /// The raw, unvalidated parts of a request, as the HTTP edge found them.
@@ -132,7 +135,8 @@ impl AvatarRequest {
                 "the hash must be 64 (SHA-256) or 32 (MD5) hex digits".into(),
             ));
         }
-        let rating = match raw.rating.unwrap_or("g") {
+        // Gravatar accepts ratings in any case.
+        let rating = match raw.rating.unwrap_or("g").to_ascii_lowercase().as_str() {
             "g" => "g",
             "pg" => "pg",
             "r" => "r",
@@ -152,12 +156,14 @@ impl AvatarRequest {
                 ));
             }
         };
-        let fallback_text = raw
-            .initials
-            .filter(|s| !s.trim().is_empty())
-            .or(raw.name)
-            .unwrap_or_default()
-            .to_owned();
+        let (fallback_text, fallback_length) =
+            match raw.initials.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(given) => (
+                    given.to_owned(),
+                    given.graphemes(true).count().clamp(1, 3) as u8,
+                ),
+                None => (raw.name.unwrap_or_default().to_owned(), 2),
+            };
         Ok(Self {
             hash: hash.to_ascii_lowercase(),
             size: raw.size,
@@ -167,6 +173,7 @@ impl AvatarRequest {
             rating,
             force_default,
             fallback_text,
+            fallback_length,
         })
     }
 
@@ -396,7 +403,8 @@ impl AvatarService {
                 }
             }
             Err(error) => {
-                tracing::warn!(hash = &key.hash[..8], %error, "gravatar lookup failed");
+                // The failure itself is logged once per upstream call, in `fetch`.
+                tracing::debug!(hash = &key.hash[..8], %error, "serving without gravatar");
                 if let Some(stale) = self.known_pictures.get(&key).await
                     && let Some(picture) = &stale.picture
                 {
@@ -461,6 +469,7 @@ impl AvatarService {
                 None
             }
             Err(error) => {
+                tracing::warn!(hash = &key.hash[..8], %error, "gravatar request failed");
                 self.breaker.failed();
                 return Err(error.into());
             }
@@ -474,6 +483,9 @@ impl AvatarService {
             self.known_pictures
                 .insert(key.clone(), answer.clone())
                 .await;
+        } else {
+            // A picture the user removed must never come back as a stale answer.
+            self.known_pictures.invalidate(key).await;
         }
         Ok(answer)
     }
@@ -490,7 +502,8 @@ impl AvatarService {
             (DefaultPicture::NotFound, Some(cause)) => Err(AvatarError::Unavailable(cause)),
             // A built-in default is Gravatar's to draw; when it cannot, initials stand in.
             (DefaultPicture::Initials | DefaultPicture::BuiltIn(_), _) => {
-                let spec = InitialsSpec::new(request.fallback_text.clone(), request.size);
+                let mut spec = InitialsSpec::new(request.fallback_text.clone(), request.size);
+                spec.length = request.fallback_length;
                 Ok(ResolvedAvatar {
                     picture: self.initials.render(&spec).await?,
                     source: AvatarSource::Fallback,
@@ -516,6 +529,43 @@ mod tests {
             file,
             size: 128,
             ..RawAvatarRequest::default()
+        }
+    }
+
+    #[test]
+    fn ratings_ignore_case_and_given_initials_keep_their_length() {
+        let hash = "a".repeat(32);
+        let parse = |rating, name, initials| {
+            AvatarRequest::parse(&RawAvatarRequest {
+                rating,
+                name,
+                initials,
+                ..raw(&hash)
+            })
+        };
+        assert_eq!(
+            parse(Some("PG"), None, None).ok().map(|r| r.rating),
+            Some("pg")
+        );
+        assert!(parse(Some("nc17"), None, None).is_err());
+        let fallback = |name, initials| {
+            parse(None, name, initials)
+                .ok()
+                .map(|r| (r.fallback_text, r.fallback_length))
+        };
+        let cases = [
+            (None, Some("ABC"), Some(("ABC".to_owned(), 3))),
+            (None, Some(" j "), Some(("j".to_owned(), 1))),
+            (
+                Some("Jane Doe"),
+                Some("  "),
+                Some(("Jane Doe".to_owned(), 2)),
+            ),
+            (Some("Jane Doe"), None, Some(("Jane Doe".to_owned(), 2))),
+            (None, None, Some((String::new(), 2))),
+        ];
+        for (name, initials, expected) in cases {
+            assert_eq!(fallback(name, initials), expected, "{name:?} {initials:?}");
         }
     }
 
