@@ -14,7 +14,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     visage::telemetry::init(&settings.server.log_format);
-    match cli.command.unwrap_or_default() {
+    let code = match cli.command.unwrap_or_default() {
         Command::Serve => match visage::app::run(settings).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(err) => {
@@ -22,5 +22,7 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
-    }
+    };
+    visage::telemetry::flush();
+    code
 }

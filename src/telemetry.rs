@@ -1,20 +1,46 @@
 //! Structured logs with `tracing`; `RUST_LOG` filters (default `info`).
+//!
+//! Lines are written by a background thread (`tracing_appender::non_blocking`), so a request
+//! never waits on stderr; nothing is dropped (the writer blocks only when its buffer is full).
 
+use std::sync::Mutex;
+
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+
+/// Kept until [`flush`]: dropping it writes out what is still buffered.
+static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
+        .with_writer(writer);
+    let installed = if format == "json" {
         builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            // The current span already carries request id and route; the list would repeat it.
+            .with_span_list(false)
             .try_init()
     } else {
         builder.try_init()
     };
+    if installed.is_ok() {
+        if let Ok(mut slot) = WRITER.lock() {
+            *slot = Some(guard);
+        }
+    }
+}
+
+/// Writes out buffered log lines; call once before the process exits.
+pub fn flush() {
+    if let Ok(mut slot) = WRITER.lock() {
+        slot.take();
+    }
 }
