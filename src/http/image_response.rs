@@ -16,15 +16,7 @@ pub fn image_response(
     cache_control: &str,
     extra: &[(&'static str, &str)],
 ) -> HttpResponse {
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == picture.etag)
-        });
+    let matches = etag_matches(req, &picture.etag);
     let mut response: HttpResponseBuilder = if matches {
         HttpResponse::NotModified()
     } else {
@@ -43,4 +35,15 @@ pub fn image_response(
     response
         .content_type(picture.content_type)
         .body(picture.bytes.clone())
+}
+
+/// Whether the client already holds `etag`. `If-None-Match` compares weakly (RFC 9110): `W/`
+/// prefixes are ignored, `*` matches, and the header may be repeated or a list.
+pub fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
 }

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::http::image_response::etag_matches;
 use crate::settings::Settings;
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
@@ -93,15 +94,7 @@ pub async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResp
         .iter()
         .find(|a| a.name == file.as_str())
         .ok_or_else(|| ApiError::NotFound("no such file".into()))?;
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == asset.etag)
-        });
+    let fresh = etag_matches(&req, &asset.etag);
     let mut response = if fresh {
         HttpResponse::NotModified()
     } else {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
+use crate::http::image_response::etag_matches;
 use crate::ports::ObjectKey;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -56,14 +57,4 @@ pub async fn get_picture(
     Ok(response
         .content_type(picture.content_type)
         .body(picture.bytes))
-}
-
-/// `If-None-Match` compares weakly (RFC 9110): `W/` prefixes are ignored, `*` matches.
-fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
 }
