@@ -1,11 +1,10 @@
 //! A local stand-in Auth0 tenant: its JWKS endpoint (requests counted, failure switchable) and
 //! a token minter signing with the committed test keys (tests/fixtures/keys).
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -36,20 +35,11 @@ impl FakeTenant {
     #[allow(clippy::unused_async)] // async like every other start-up in the tests
     pub async fn start() -> Self {
         let state = TenantState::default();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let shared = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(shared.clone()))
-                .route("/.well-known/jwks.json", web::get().to(jwks))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (addr, handle) = super::spawn_standin(1, move |cfg| {
+            cfg.app_data(web::Data::new(shared.clone()))
+                .route("/.well-known/jwks.json", web::get().to(jwks));
+        });
         Self {
             issuer: format!("http://{addr}/"),
             state,

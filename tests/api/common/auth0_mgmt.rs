@@ -2,7 +2,6 @@
 //! with scripted failures and every request recorded as it arrived (raw path, token, body).
 
 use std::collections::{HashSet, VecDeque};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,20 +60,11 @@ impl MgmtStandIn {
             expires_in: 86_400,
             ..State::default()
         }));
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let shared = state.clone();
-        let server = actix_web::HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(web::Data::new(shared.clone()))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (addr, handle) = super::spawn_standin(1, move |cfg| {
+            cfg.app_data(web::Data::new(shared.clone()))
+                .default_service(web::to(answer));
+        });
         Self {
             base: format!("http://{addr}"),
             state,

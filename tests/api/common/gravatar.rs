@@ -2,12 +2,11 @@
 //! counted per hash, and a second server that a redirect points at (it must see no request).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 
 /// What the stand-in does for a hash, by its first hex digit.
@@ -102,40 +101,22 @@ impl FakeGravatar {
     #[allow(clippy::unused_async)] // async like every other start-up in the tests
     pub async fn start() -> Self {
         let state = GravatarState::default();
-        let (target_addr, target) = {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let counter = state.redirect_target_requests.clone();
-            let server = HttpServer::new(move || {
-                let counter = counter.clone();
-                App::new().default_service(web::to(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    async { HttpResponse::Ok().content_type("image/png").body(picture()) }
-                }))
-            })
-            .workers(1)
-            .listen(listener)
-            .expect("listen")
-            .run();
-            (addr, server)
-        };
+        let counter = state.redirect_target_requests.clone();
+        let (target_addr, target) = super::spawn_standin(1, move |cfg| {
+            let counter = counter.clone();
+            cfg.default_service(web::to(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { HttpResponse::Ok().content_type("image/png").body(picture()) }
+            }));
+        });
         *state.redirect_target.lock().expect("lock") =
             format!("http://{target_addr}/elsewhere.png");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let shared = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(shared.clone()))
-                .route("/avatar/{hash}", web::get().to(avatar))
-        })
-        .workers(2)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handles = vec![server.handle(), target.handle()];
-        actix_web::rt::spawn(server);
-        actix_web::rt::spawn(target);
+        let (addr, server) = super::spawn_standin(2, move |cfg| {
+            cfg.app_data(web::Data::new(shared.clone()))
+                .route("/avatar/{hash}", web::get().to(avatar));
+        });
+        let handles = vec![server, target];
         Self {
             base_url: format!("http://{addr}/avatar/"),
             state,

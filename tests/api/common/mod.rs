@@ -151,3 +151,24 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// Starts a stand-in HTTP server (Auth0, Gravatar, a redirect target) on a free loopback port.
+pub fn spawn_standin<F>(
+    workers: usize,
+    configure: F,
+) -> (std::net::SocketAddr, actix_web::dev::ServerHandle)
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+            .workers(workers)
+            .listen(listener)
+            .expect("listen")
+            .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (addr, handle)
+}
