@@ -1,5 +1,7 @@
 //! `/openapi.json`: the contract as OpenAPI 3, generated from the handlers' annotations.
 
+use std::sync::LazyLock;
+
 use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::OpenApi;
@@ -25,8 +27,8 @@ pub struct ErrorBody {
         crate::http::health::healthz,
         crate::http::health::readyz,
         crate::http::health::metrics,
+        openapi_json,
         crate::http::page::index,
-        crate::http::page::asset,
         crate::http::initials::initials,
         crate::http::avatar::avatar,
         crate::http::upload::upload_me,
@@ -39,8 +41,15 @@ pub struct ErrorBody {
 )]
 pub struct ApiDoc;
 
+/// Serialized once: the document is fixed at compile time.
+static DOCUMENT: LazyLock<String> =
+    LazyLock::new(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default());
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3 description of the contract", content_type = "application/json")))]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+        .body(DOCUMENT.as_str())
 }

@@ -81,14 +81,8 @@ pub async fn index(settings: web::Data<Arc<Settings>>) -> HttpResponse {
         .body(render(&settings))
 }
 
-/// `page.js` and `page.css` with a strong ETag; anything else is 404.
-#[utoipa::path(get, path = "/static/{file}", tag = "page",
-    params(("file" = String, Path, description = "page.js or page.css")),
-    responses(
-        (status = 200, description = "The page's script or style"),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "not_found", body = crate::http::openapi::ErrorBody),
-    ))]
+/// `page.js` and `page.css` with a strong ETag; anything else is 404. Not in openapi.json: the
+/// assets belong to `GET /`, and API.md (which the OpenAPI document describes) has no such path.
 pub async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let asset = ASSETS
         .iter()
