@@ -43,6 +43,9 @@ pub enum ApiError {
         #[source]
         source: Cause,
     },
+    /// A delete could not clear the profile's picture; nothing was deleted.
+    #[error("the user's profile could not be updated, so no picture was deleted")]
+    ProfileClearFailed(#[source] Cause),
     #[error("the upstream service is unavailable")]
     UpstreamUnavailable(#[source] Cause),
     #[error("internal error")]
@@ -74,7 +77,9 @@ impl ApiError {
             Self::InvalidImage(_) => "invalid_image",
             Self::BadRequest(_) | Self::MethodNotAllowed(_) => "bad_request",
             Self::StorageUnavailable(_) => "storage_unavailable",
-            Self::MetadataUpdateFailed { .. } => "metadata_update_failed",
+            Self::MetadataUpdateFailed { .. } | Self::ProfileClearFailed(_) => {
+                "metadata_update_failed"
+            }
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -93,9 +98,9 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidImage(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MetadataUpdateFailed { .. } | Self::UpstreamUnavailable(_) => {
-                StatusCode::BAD_GATEWAY
-            }
+            Self::MetadataUpdateFailed { .. }
+            | Self::ProfileClearFailed(_)
+            | Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -228,7 +233,7 @@ impl From<crate::domain::upload::UploadError> for ApiError {
                 picture,
                 source: source.into(),
             },
-            UploadError::ProfileClear(source) => Self::UpstreamUnavailable(source.into()),
+            UploadError::ProfileClear(source) => Self::ProfileClearFailed(source.into()),
             UploadError::Worker(message) => Self::Internal(message.into()),
         }
     }

@@ -40,7 +40,7 @@ pub enum UploadError {
         #[source]
         source: ProfileError,
     },
-    /// The objects are gone but the profile still points at one of them.
+    /// The profile could not be cleared, so nothing was deleted.
     #[error("the profile could not be cleared: {0}")]
     ProfileClear(#[source] ProfileError),
     #[error("the image worker failed: {0}")]
@@ -262,10 +262,15 @@ impl UploadService {
         Ok(uploaded)
     }
 
-    /// Deletes every object of the user, then clears the profile's picture.
+    /// Clears the profile's picture, then deletes every object of the user: the profile never
+    /// points at a deleted object, and a failed clear deletes nothing (a retry is safe).
     pub async fn delete(&self, user_id: &str) -> Result<(), UploadError> {
         let prefix = user_prefix(user_id);
         let _guard = self.locks.lock(&prefix).await;
+        self.profile
+            .set_picture(user_id, None)
+            .await
+            .map_err(UploadError::ProfileClear)?;
         for key in self
             .store
             .list(&prefix)
@@ -278,10 +283,6 @@ impl UploadService {
                 .map_err(UploadError::Storage)?;
         }
         self.variants.forget_prefix(&prefix);
-        self.profile
-            .set_picture(user_id, None)
-            .await
-            .map_err(UploadError::ProfileClear)?;
         tracing::info!(prefix = %prefix, "pictures deleted");
         Ok(())
     }

@@ -87,9 +87,9 @@ pub async fn upload_user(
     upload(&req, payload, &uploads, &settings, &user).await
 }
 
-/// Delete every stored picture of the caller and clear the profile's picture.
+/// Clear the caller's profile picture, then delete every stored picture of the caller.
 #[utoipa::path(delete, path = "/v1/me/picture", tag = "uploads",
-    responses((status = 204), (status = 401), (status = 403), (status = 503)))]
+    responses((status = 204), (status = 401), (status = 403), (status = 502), (status = 503)))]
 pub async fn delete_me(
     caller: AuthenticatedUser,
     uploads: web::Data<Arc<UploadService>>,
@@ -99,10 +99,10 @@ pub async fn delete_me(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Delete every stored picture of a user and clear the profile's picture.
+/// Clear a user's profile picture, then delete every stored picture of that user.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/picture", tag = "uploads",
     params(("user_id" = String, Path, description = "percent-encoded user id")),
-    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 503)))]
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
 pub async fn delete_user(
     caller: AuthenticatedUser,
     path: web::Path<String>,

@@ -496,6 +496,19 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
     );
     let stored = files_under(app.data.path());
     assert_eq!(stored.len(), 1, "kept for the retry: {stored:?}");
+
+    // A delete that cannot clear the profile deletes nothing: the profile still points at the
+    // stored picture, which must keep answering.
+    let delete = || app.client.delete(app.url(&path)).bearer_auth(&token).send();
+    let res = delete().await.expect("delete");
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "metadata_update_failed");
+    assert_eq!(files_under(app.data.path()), stored, "nothing deleted");
+    mgmt.heal();
+    let res = delete().await.expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(files_under(app.data.path()).is_empty());
     app.stop().await;
     mgmt.stop().await;
     tenant.stop().await;
