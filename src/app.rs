@@ -86,7 +86,7 @@ impl AppContext {
             settings.limits.pipeline_concurrency,
             Duration::from_secs(settings.limits.pipeline_timeout_secs),
         ));
-        let variants = VariantCache::new(settings.pictures.cache_bytes);
+        let variants = VariantCache::new(settings.pictures.cache_bytes, &metrics)?;
         let uploads = Arc::new(UploadService::new(
             &settings,
             store.clone(),

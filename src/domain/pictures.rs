@@ -2,11 +2,14 @@
 //! in a byte-bounded cache. Sizes snap up to a fixed set of buckets so the cache stays bounded.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use prometheus::{IntCounterVec, Opts};
 
 use crate::domain::image::{self, StoredFormat};
 use crate::domain::upload::{PipelineRunner, UploadError};
+use crate::metrics::Metrics;
 use crate::ports::{ObjectKey, ObjectStore, StoreError};
 use crate::settings::Settings;
 
@@ -34,10 +37,11 @@ pub struct Picture {
 #[derive(Clone)]
 pub struct VariantCache {
     cache: moka::future::Cache<(ObjectKey, u32), Bytes>,
+    lookups: IntCounterVec,
 }
 
 impl VariantCache {
-    pub fn new(max_bytes: u64) -> Self {
+    pub fn new(max_bytes: u64, metrics: &Metrics) -> Result<Self, prometheus::Error> {
         let cache = moka::future::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_key: &(ObjectKey, u32), bytes: &Bytes| {
@@ -45,7 +49,15 @@ impl VariantCache {
             })
             .support_invalidation_closures()
             .build();
-        Self { cache }
+        let lookups = IntCounterVec::new(
+            Opts::new(
+                "pictures_variant_cache_lookups_total",
+                "Resized stored-picture cache lookups by result (hit or miss)",
+            ),
+            &["result"],
+        )?;
+        metrics.register(&lookups)?;
+        Ok(Self { cache, lookups })
     }
 
     /// Drops the variants of every key under `prefix` (after a delete or cleanup in this
@@ -113,18 +125,28 @@ impl PictureService {
                 etag: format!("\"{stem}\""),
             });
         };
+        let missed = AtomicBool::new(false);
         let bytes = self
             .variants
             .cache
-            .try_get_with((key.clone(), edge), self.resize(key, edge))
-            .await
-            .map_err(|err| match &*err {
-                PictureError::NotFound => PictureError::NotFound,
-                PictureError::Storage(inner) => {
-                    PictureError::Storage(StoreError::Unavailable(inner.to_string().into()))
-                }
-                PictureError::Resize(message) => PictureError::Resize(message.clone()),
-            })?;
+            .try_get_with((key.clone(), edge), async {
+                missed.store(true, Ordering::Relaxed);
+                self.resize(key, edge).await
+            })
+            .await;
+        let result = if missed.load(Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        };
+        self.variants.lookups.with_label_values(&[result]).inc();
+        let bytes = bytes.map_err(|err| match &*err {
+            PictureError::NotFound => PictureError::NotFound,
+            PictureError::Storage(inner) => {
+                PictureError::Storage(StoreError::Unavailable(inner.to_string().into()))
+            }
+            PictureError::Resize(message) => PictureError::Resize(message.clone()),
+        })?;
         Ok(Picture {
             bytes,
             content_type: format.content_type(),

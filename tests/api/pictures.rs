@@ -75,6 +75,14 @@ async fn stored_pictures_are_served_resized_and_gone_after_delete() {
         );
         assert!(head.bytes().await.expect("body").is_empty());
     }
+    // Three variant edges, each asked three times (GET, conditional GET, HEAD): resized once.
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    for line in [
+        r#"pictures_variant_cache_lookups_total{result="miss"} 3"#,
+        r#"pictures_variant_cache_lookups_total{result="hit"} 6"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
     let master_etag = app.get(&path).await.headers()["etag"].clone();
     let variant_etag = app.get(&format!("{path}?size=64")).await.headers()["etag"].clone();
     assert_ne!(master_etag, variant_etag, "each size has its own ETag");
