@@ -3,7 +3,9 @@
 //! `cargo bench --bench pipeline` measures `normalize` on `bench/out/photo-12mp.jpg` and
 //! `bench/out/photo-2mp.jpg` (or `$VISAGE_BENCH_DIR`). With `VISAGE_PIPELINE_ONCE=FILE` it instead
 //! runs the pipeline on FILE (`VISAGE_PIPELINE_THREADS` at once, default 1) and prints the
-//! process's peak RSS, for the memory figures.
+//! process's peak RSS, for the memory figures. With `VISAGE_PIPELINE_TIME=FILE` it prints the
+//! median time of `VISAGE_PIPELINE_RUNS` (default 30) runs on FILE, in the same form as the
+//! peers' scripts, so bench/pipeline.sh can alternate contenders round by round.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -94,7 +96,31 @@ fn run_once(path: &str) {
     );
 }
 
+fn time_median(path: &str) {
+    let input = read(std::path::Path::new(path));
+    let runs: usize = std::env::var("VISAGE_PIPELINE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    for _ in 0..3 {
+        black_box(normalize(&input, &LIMITS).expect("normalize"));
+    }
+    let mut times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let start = std::time::Instant::now();
+            black_box(normalize(black_box(&input), &LIMITS).expect("normalize"));
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!("visage {path} {:.2}", times[times.len() / 2]);
+}
+
 fn main() {
+    if let Ok(path) = std::env::var("VISAGE_PIPELINE_TIME") {
+        time_median(&path);
+        return;
+    }
     if let Ok(path) = std::env::var("VISAGE_PIPELINE_ONCE") {
         run_once(&path);
         return;
