@@ -19,16 +19,26 @@ fn median_ms(runs: usize, mut decode: impl FnMut() -> usize) -> f64 {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: jpeg-decoders-bench FILE [ROUNDS]");
-    let rounds: usize = std::env::args().nth(2).map_or(4, |r| r.parse().expect("rounds"));
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: jpeg-decoders-bench FILE [ROUNDS]");
+    let rounds: usize = std::env::args()
+        .nth(2)
+        .map_or(4, |r| r.parse().expect("rounds"));
     let data = std::fs::read(&path).expect("readable file");
-    let libjpeg = if cfg!(feature = "simd") { "libjpeg-turbo+simd" } else { "libjpeg-turbo" };
+    let libjpeg = if cfg!(feature = "simd") {
+        "libjpeg-turbo+simd"
+    } else {
+        "libjpeg-turbo"
+    };
     for round in 1..=rounds {
         let ours = median_ms(30, || {
             let mut decoder = jpeg_decoder::Decoder::new(&data[..]);
             decoder.read_info().expect("header");
             let info = decoder.info().expect("info");
-            decoder.scale(info.width / 4, info.height / 4).expect("scale");
+            decoder
+                .scale(info.width / 4, info.height / 4)
+                .expect("scale");
             decoder.decode().expect("decode").len()
         });
         let turbo = median_ms(30, || {
