@@ -80,12 +80,11 @@ impl PipelineLimits {
     }
 }
 
-/// The format a picture is stored in.
+/// The format a picture is stored in: JPEG when opaque, PNG when it has transparency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoredFormat {
     Jpeg,
     Png,
-    Webp,
 }
 
 impl StoredFormat {
@@ -93,7 +92,6 @@ impl StoredFormat {
         match self {
             Self::Jpeg => "image/jpeg",
             Self::Png => "image/png",
-            Self::Webp => "image/webp",
         }
     }
 
@@ -101,7 +99,6 @@ impl StoredFormat {
         match self {
             Self::Jpeg => "jpg",
             Self::Png => "png",
-            Self::Webp => "webp",
         }
     }
 
@@ -109,7 +106,6 @@ impl StoredFormat {
         match ext.to_ascii_lowercase().as_str() {
             "jpg" | "jpeg" => Some(Self::Jpeg),
             "png" => Some(Self::Png),
-            "webp" => Some(Self::Webp),
             _ => None,
         }
     }
