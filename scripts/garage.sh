@@ -47,12 +47,18 @@ g() { garage -c "$dir/garage.toml" "$@"; }
 RUST_LOG=warn garage -c "$dir/garage.toml" server >"$dir/garage.log" 2>&1 &
 echo $! >"$dir/garage.pid"
 
+# `node id` reads the key from disk and can answer before the RPC port listens, so wait for
+# `status` (which goes through RPC) before changing the layout; on a busy machine that takes a while.
 node=""
-for _ in $(seq 1 100); do
-  node=$(g node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
+for _ in $(seq 1 300); do
+  if g status >/dev/null 2>&1; then
+    node=$(g node id -q 2>/dev/null | cut -d@ -f1) || node=""
+    [[ "$node" =~ ^[0-9a-f]{64}$ ]] && break
+  fi
+  node=""
   sleep 0.2
 done
-[ -n "$node" ] || { echo "garage did not start; its log:" >&2; cat "$dir/garage.log" >&2; exit 1; }
+[ -n "$node" ] || { echo "garage did not start within 60 s; its log:" >&2; cat "$dir/garage.log" >&2; exit 1; }
 
 g layout assign -z dc1 -c 1G "$node" >/dev/null
 g layout apply --version 1 >/dev/null
