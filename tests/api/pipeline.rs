@@ -235,3 +235,81 @@ fn stored_format_names_round_trip() {
     assert_eq!(StoredFormat::from_extension("webp"), None, "never stored");
     assert_eq!(StoredFormat::from_extension("svg"), None);
 }
+
+/// Hundreds of damaged variants of the small fixtures (bits flipped, bytes set, cut, repeated or
+/// removed; a fixed seed, so every run sees the same cases): the pipeline refuses or decodes each
+/// one and never panics, and whatever it accepts is a real square master. For a long run:
+/// `VISAGE_MUTATION_CASES=200000 cargo test --release --test api damaged` (see BENCHMARKS.md).
+#[test]
+fn damaged_pictures_are_refused_or_decoded_never_a_panic() {
+    let inputs: Vec<Vec<u8>> = [
+        "small-100.jpg",
+        "cmyk.jpg",
+        "greyscale.jpg",
+        "progressive.jpg",
+        "gps-exif.jpg",
+        "grey-alpha.png",
+        "rgb16.png",
+        "opaque-rgba.png",
+        "png-html-tail.png",
+        "quadrants.webp",
+    ]
+    .into_iter()
+    .map(fixture)
+    .collect();
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut random = move |below: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % below.max(1) as u64).expect("fits")
+    };
+    let (mut accepted, mut refused) = (0, 0);
+    let cases: usize = std::env::var("VISAGE_MUTATION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    for case in 0..cases {
+        let mut bytes = inputs[case % inputs.len()].clone();
+        for _ in 0..=random(6) {
+            let at = random(bytes.len());
+            match random(5) {
+                0 => bytes[at] ^= 1 << random(8),
+                1 => bytes[at] = [0x00, 0xFF, 0x7F, 0x80][random(4)],
+                2 => bytes.truncate(at.max(1)),
+                3 => {
+                    let end = (at + random(64)).min(bytes.len());
+                    let chunk = bytes[at..end].to_vec();
+                    let to = random(bytes.len());
+                    bytes.splice(to..to, chunk);
+                }
+                _ => {
+                    let end = (at + random(64)).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+            }
+        }
+        let outcome = std::panic::catch_unwind(|| normalize(&bytes, &LIMITS));
+        match outcome {
+            Ok(Ok(master)) => {
+                accepted += 1;
+                let decoded = image::load_from_memory(&master.bytes).expect("a master decodes");
+                assert_eq!(decoded.width(), decoded.height(), "case {case}: square");
+            }
+            Ok(Err(_)) => refused += 1,
+            Err(payload) => panic!(
+                "case {case}: the pipeline panicked on damaged input: {:?}",
+                payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+            ),
+        }
+    }
+    // Both kinds occur, so the mutations neither destroy everything nor leave everything intact.
+    eprintln!("{cases} damaged pictures: {accepted} decoded, {refused} refused, no panic");
+    assert!(
+        accepted > cases / 20 && refused > cases / 20,
+        "{accepted} accepted, {refused} refused"
+    );
+}
