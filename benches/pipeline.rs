@@ -55,6 +55,14 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// A count from the environment, or `default` when unset or not a number.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Peak resident set size of this process in KiB, from /proc (Linux).
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -70,10 +78,7 @@ fn peak_rss_kib() -> u64 {
 
 fn run_once(path: &str) {
     let input = read(std::path::Path::new(path));
-    let threads: usize = std::env::var("VISAGE_PIPELINE_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let threads = env_count("VISAGE_PIPELINE_THREADS", 1);
     let before = peak_rss_kib();
     let outcomes: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -98,10 +103,7 @@ fn run_once(path: &str) {
 
 fn time_median(path: &str) {
     let input = read(std::path::Path::new(path));
-    let runs: usize = std::env::var("VISAGE_PIPELINE_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let runs = env_count("VISAGE_PIPELINE_RUNS", 30);
     for _ in 0..3 {
         black_box(normalize(&input, &LIMITS).expect("normalize"));
     }

@@ -1,6 +1,8 @@
 //! Prometheus metrics: one registry per app, shared by the HTTP edge and the adapters.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -49,5 +51,43 @@ impl Metrics {
         let mut out = Vec::new();
         prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// Hit and miss counters of one cache: `{name}{result="hit"|"miss"}`, both from zero.
+#[derive(Clone)]
+pub struct CacheLookups {
+    hits: IntCounter,
+    misses: IntCounter,
+}
+
+impl CacheLookups {
+    pub fn register(metrics: &Metrics, name: &str, help: &str) -> Result<Self, prometheus::Error> {
+        let lookups = IntCounterVec::new(Opts::new(name, help), &["result"])?;
+        metrics.register(&lookups)?;
+        Ok(Self {
+            hits: lookups.with_label_values(&["hit"]),
+            misses: lookups.with_label_values(&["miss"]),
+        })
+    }
+
+    /// Counts one lookup: a miss when `flag` was marked by the cache's init future.
+    pub fn record(&self, flag: &MissFlag) {
+        if flag.0.load(Ordering::Relaxed) {
+            self.misses.inc();
+        } else {
+            self.hits.inc();
+        }
+    }
+}
+
+/// Marked by the future a cache runs only on a miss (`try_get_with`), read by
+/// [`CacheLookups::record`].
+#[derive(Default)]
+pub struct MissFlag(AtomicBool);
+
+impl MissFlag {
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }

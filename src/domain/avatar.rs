@@ -8,17 +8,17 @@
 //! failing upstream for a cool-down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use moka::Expiry;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{IntCounterVec, IntGauge, Opts};
 use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError, RenderedPicture};
-use crate::metrics::Metrics;
+use crate::metrics::{CacheLookups, Metrics, MissFlag};
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
 use crate::settings::Gravatar as GravatarSettings;
 
@@ -306,8 +306,7 @@ pub struct AvatarService {
     ttl_fallback: u64,
     upstream_requests: IntCounterVec,
     /// Resolved once: the hit path touches no label map.
-    cache_hits: IntCounter,
-    cache_misses: IntCounter,
+    lookups: CacheLookups,
 }
 
 impl AvatarService {
@@ -343,19 +342,16 @@ impl AvatarService {
             ),
             &["outcome"],
         )?;
-        let lookups = IntCounterVec::new(
-            Opts::new(
-                "gravatar_cache_lookups_total",
-                "Gravatar answer cache lookups by result",
-            ),
-            &["result"],
+        let lookups = CacheLookups::register(
+            metrics,
+            "gravatar_cache_lookups_total",
+            "Gravatar answer cache lookups by result",
         )?;
         let state = IntGauge::new(
             "gravatar_circuit_open",
             "1 while the Gravatar circuit breaker skips the upstream",
         )?;
         metrics.register(&upstream_requests)?;
-        metrics.register(&lookups)?;
         metrics.register(&state)?;
         Ok(Self {
             upstream,
@@ -374,8 +370,7 @@ impl AvatarService {
             ttl_miss,
             ttl_fallback: settings.ttl_fallback,
             upstream_requests,
-            cache_hits: lookups.with_label_values(&["hit"]),
-            cache_misses: lookups.with_label_values(&["miss"]),
+            lookups,
         })
     }
 
@@ -421,19 +416,15 @@ impl AvatarService {
 
     /// The cached answer, or one upstream request shared by every concurrent caller.
     async fn lookup(&self, key: &UpstreamRequest) -> Result<Arc<CachedAnswer>, Arc<LookupError>> {
-        let missed = AtomicBool::new(false);
+        let missed = MissFlag::default();
         let result = self
             .answers
             .try_get_with_by_ref(key, async {
-                missed.store(true, Ordering::Relaxed);
+                missed.mark();
                 self.fetch(key).await
             })
             .await;
-        if missed.load(Ordering::Relaxed) {
-            self.cache_misses.inc();
-        } else {
-            self.cache_hits.inc();
-        }
+        self.lookups.record(&missed);
         result
     }
 

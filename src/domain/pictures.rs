@@ -2,14 +2,12 @@
 //! in a byte-bounded cache. Sizes snap up to a fixed set of buckets so the cache stays bounded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use prometheus::{IntCounterVec, Opts};
 
 use crate::domain::image::{self, StoredFormat};
 use crate::domain::upload::{PipelineRunner, UploadError};
-use crate::metrics::Metrics;
+use crate::metrics::{CacheLookups, Metrics, MissFlag};
 use crate::ports::{ObjectKey, ObjectStore, StoreError};
 use crate::settings::Settings;
 
@@ -37,7 +35,7 @@ pub struct Picture {
 #[derive(Clone)]
 pub struct VariantCache {
     cache: moka::future::Cache<(ObjectKey, u32), Bytes>,
-    lookups: IntCounterVec,
+    lookups: CacheLookups,
 }
 
 impl VariantCache {
@@ -49,14 +47,11 @@ impl VariantCache {
             })
             .support_invalidation_closures()
             .build();
-        let lookups = IntCounterVec::new(
-            Opts::new(
-                "pictures_variant_cache_lookups_total",
-                "Resized stored-picture cache lookups by result (hit or miss)",
-            ),
-            &["result"],
+        let lookups = CacheLookups::register(
+            metrics,
+            "pictures_variant_cache_lookups_total",
+            "Resized stored-picture cache lookups by result (hit or miss)",
         )?;
-        metrics.register(&lookups)?;
         Ok(Self { cache, lookups })
     }
 
@@ -125,21 +120,16 @@ impl PictureService {
                 etag: format!("\"{stem}\""),
             });
         };
-        let missed = AtomicBool::new(false);
+        let missed = MissFlag::default();
         let bytes = self
             .variants
             .cache
             .try_get_with((key.clone(), edge), async {
-                missed.store(true, Ordering::Relaxed);
+                missed.mark();
                 self.resize(key, edge).await
             })
             .await;
-        let result = if missed.load(Ordering::Relaxed) {
-            "miss"
-        } else {
-            "hit"
-        };
-        self.variants.lookups.with_label_values(&[result]).inc();
+        self.variants.lookups.record(&missed);
         let bytes = bytes.map_err(|err| match &*err {
             PictureError::NotFound => PictureError::NotFound,
             PictureError::Storage(inner) => {

@@ -2,10 +2,8 @@
 //! keeps the bytes in a cache bounded in bytes, with a strong ETag.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use prometheus::{IntCounterVec, Opts};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -13,6 +11,7 @@ pub use crate::domain::initials::Rgb;
 use crate::domain::initials::{self, NEUTRAL_BG, NEUTRAL_FG};
 pub use crate::domain::render::{PictureFormat, RenderError, Shape};
 use crate::domain::render::{RENDERER_VERSION, Renderer, Scene};
+use crate::metrics::{CacheLookups, MissFlag};
 
 /// Longest text considered; the HTTP edge refuses longer ones, other callers are truncated.
 const MAX_TEXT_BYTES: usize = 256;
@@ -66,7 +65,7 @@ pub struct InitialsService {
     /// Large renders at once (one per core): bounds their CPU and transient memory.
     large_renders: Arc<Semaphore>,
     cache: moka::future::Cache<Scene, RenderedPicture>,
-    lookups: IntCounterVec,
+    lookups: CacheLookups,
 }
 
 impl InitialsService {
@@ -82,14 +81,11 @@ impl InitialsService {
                 u32::try_from(weight).unwrap_or(u32::MAX)
             })
             .build();
-        let lookups = IntCounterVec::new(
-            Opts::new(
-                "initials_cache_lookups_total",
-                "Initials picture cache lookups by result (hit or miss)",
-            ),
-            &["result"],
+        let lookups = CacheLookups::register(
+            metrics,
+            "initials_cache_lookups_total",
+            "Initials picture cache lookups by result (hit or miss)",
         )
-        .and_then(|c| metrics.register(&c).map(|()| c))
         .map_err(|e| RenderError::Metrics(e.to_string()))?;
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Ok(Self {
@@ -103,23 +99,18 @@ impl InitialsService {
     /// The picture for `spec`, from the cache or rendered now.
     pub async fn render(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
         let scene = resolve(spec)?;
-        let missed = AtomicBool::new(false);
+        let missed = MissFlag::default();
         let renderer = self.renderer.clone();
         let permits = self.large_renders.clone();
         let result = self
             .cache
             .try_get_with(scene.clone(), async {
-                missed.store(true, Ordering::Relaxed);
+                missed.mark();
                 render_scene(renderer, permits, scene).await
             })
             .await
             .map_err(|e| (*e).clone());
-        let label = if missed.load(Ordering::Relaxed) {
-            "miss"
-        } else {
-            "hit"
-        };
-        self.lookups.with_label_values(&[label]).inc();
+        self.lookups.record(&missed);
         result
     }
 
