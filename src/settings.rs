@@ -292,6 +292,15 @@ impl Settings {
                     ),
                 ));
             }
+            if !is_loopback_url(&self.server.public_url) {
+                return Err(invalid(
+                    "server.dev",
+                    format!(
+                        "dev mode only hands out loopback URLs, but server.public_url is {:?}",
+                        self.server.public_url
+                    ),
+                ));
+            }
             if self.auth.issuer.is_some() {
                 return Err(invalid(
                     "server.dev",
@@ -444,6 +453,33 @@ fn check_url(key: &str, value: &str) -> Result<(), SettingsError> {
     }
 }
 
+/// Whether `url` (an `http(s)://` URL or a browser `Origin`) names this machine: `localhost`,
+/// `127.0.0.0/8` or `[::1]`, with any port and path.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false; // userinfo: `http://127.0.0.1@evil.example` is not loopback
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) if after.is_empty() || after.starts_with(':') => host,
+            _ => return false,
+        },
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn fill_from_file(
     key: &str,
     value: &mut Option<String>,
@@ -563,6 +599,50 @@ mod tests {
             let err = load(env).expect_err("must be refused").to_string();
             assert!(err.starts_with(expected), "{env:?}: {err}");
         }
+    }
+
+    #[test]
+    fn loopback_urls() {
+        for yes in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "https://LOCALHOST:3000/x",
+            "http://127.1.2.3",
+            "http://[::1]:8080/",
+        ] {
+            assert!(is_loopback_url(yes), "{yes}");
+        }
+        for no in [
+            "http://example.com",
+            "https://127.0.0.1.evil.example",
+            "http://127.0.0.1@evil.example",
+            "http://localhost.evil.example",
+            "http://[::1].evil.example",
+            "http://10.0.0.1",
+            "null",
+            "file:///tmp/x.html",
+            "",
+        ] {
+            assert!(!is_loopback_url(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn dev_mode_refuses_a_public_url_that_is_not_loopback() {
+        let err = load(&[
+            ("VISAGE__SERVER__DEV", "true"),
+            ("VISAGE__SERVER__PUBLIC_URL", "https://avatars.example.com"),
+        ])
+        .expect_err("must be refused")
+        .to_string();
+        assert!(err.starts_with("server.dev:"), "{err}");
+        assert!(
+            load(&[
+                ("VISAGE__SERVER__DEV", "true"),
+                ("VISAGE__SERVER__PUBLIC_URL", "http://localhost:8080"),
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

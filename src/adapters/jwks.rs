@@ -207,17 +207,18 @@ impl TokenVerifier for JwksVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|err| TokenError::Invalid(format!("the token is not valid: {err}")))?;
         let claims = data.claims;
-        let mut scopes: Vec<String> = claims
+        // Kept apart: which of the two may grant what is the domain's decision.
+        let scopes = claims
             .scope
             .as_deref()
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_owned)
             .collect();
-        scopes.extend(claims.permissions.unwrap_or_default());
         Ok(VerifiedToken {
             subject: claims.sub,
             scopes,
+            permissions: claims.permissions.unwrap_or_default(),
         })
     }
 }

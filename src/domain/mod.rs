@@ -1,5 +1,6 @@
 //! The domain: pure logic that knows nothing of HTTP, S3 or Auth0.
 
+pub mod access;
 pub mod avatar;
 pub mod image;
 pub mod initials;

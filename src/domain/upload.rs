@@ -14,16 +14,15 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use crate::domain::access;
+pub use crate::domain::access::{Caller, DEV_USER, Target};
 use crate::domain::image::{self, ImageError, NormalizedPicture, PipelineLimits};
 use crate::domain::pictures::VariantCache;
-use crate::ports::tokens::VerifiedToken;
 use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
 use crate::settings::Settings;
 
 /// Every stored picture lives under `{KEY_PREFIX}/{user hash}/`.
 pub const KEY_PREFIX: &str = "u";
-/// The user that `/v1/me/picture` means in dev mode.
-pub const DEV_USER: &str = "dev|local";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -45,21 +44,6 @@ pub enum UploadError {
     ProfileClear(#[source] ProfileError),
     #[error("the image worker failed: {0}")]
     Worker(String),
-}
-
-/// Who is calling, as the HTTP edge established it.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// Dev mode: no token, the path decides.
-    Dev,
-    Token(VerifiedToken),
-}
-
-/// Whose picture a request addresses.
-#[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
-    Me,
-    User(&'a str),
 }
 
 /// The 201 answer of an upload.
@@ -172,36 +156,9 @@ impl UploadService {
         }
     }
 
-    /// The user whose picture the caller may change: the token's own `sub`, or any user with
-    /// the admin scope; machine tokens only with the admin scope.
+    /// The user whose picture the caller may change (see [`access::authorize`]).
     pub fn authorize(&self, caller: &Caller, target: Target<'_>) -> Result<String, UploadError> {
-        let token = match caller {
-            Caller::Dev => {
-                return Ok(match target {
-                    Target::Me => DEV_USER.to_owned(),
-                    Target::User(id) => id.to_owned(),
-                });
-            }
-            Caller::Token(token) => token,
-        };
-        let admin = token.has_scope(&self.admin_scope);
-        if token.is_machine() && !admin {
-            return Err(UploadError::Forbidden(format!(
-                "a machine token needs the {} scope",
-                self.admin_scope
-            )));
-        }
-        match target {
-            Target::Me if token.is_machine() => Err(UploadError::Forbidden(
-                "a machine token has no picture of its own: use /v1/users/{user_id}/picture".into(),
-            )),
-            Target::Me => Ok(token.subject.clone()),
-            Target::User(id) if id == token.subject || admin => Ok(id.to_owned()),
-            Target::User(_) => Err(UploadError::Forbidden(format!(
-                "this token may only change its own picture (or needs the {} scope)",
-                self.admin_scope
-            ))),
-        }
+        access::authorize(caller, target, &self.admin_scope).map_err(UploadError::Forbidden)
     }
 
     /// validate → store → write back → answer; then, with write-back on, remove the user's

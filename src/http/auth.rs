@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::domain::upload::Caller;
 use crate::error::ApiError;
 use crate::ports::tokens::TokenVerifier;
-use crate::settings::Settings;
+use crate::settings::{Settings, is_loopback_url};
 
 /// The configured verifier; `None` when `auth.issuer` is unset.
 pub type Verifier = Option<Arc<dyn TokenVerifier>>;
@@ -31,8 +31,17 @@ impl FromRequest for AuthenticatedUser {
             .and_then(|v| v.get_ref().clone());
         let token = bearer(req);
         let path = req.path().to_owned();
+        let foreign_origin = dev.then(|| foreign_origin(req)).flatten();
         Box::pin(async move {
             if dev {
+                if let Some(origin) = foreign_origin {
+                    // Any web page the developer visits could otherwise write into the dev
+                    // store as any user id.
+                    tracing::warn!(%path, %origin, "dev mode: request from a non-loopback origin refused");
+                    return Err(ApiError::Forbidden(
+                        "dev mode accepts uploads and deletes only from loopback origins".into(),
+                    ));
+                }
                 tracing::warn!(%path, "dev mode: request accepted without a token");
                 return Ok(Self(Caller::Dev));
             }
@@ -43,6 +52,14 @@ impl FromRequest for AuthenticatedUser {
             Ok(Self(Caller::Token(verifier.verify(&token).await?)))
         })
     }
+}
+
+/// The request's `Origin` when a browser sent one that is not this machine (`null` included);
+/// requests without `Origin` (curl, server-side clients) are not cross-site page requests.
+fn foreign_origin(req: &HttpRequest) -> Option<String> {
+    let origin = req.headers().get(header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    (!is_loopback_url(&origin)).then_some(origin)
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive).

@@ -68,7 +68,8 @@ pub async fn upload_me(
     upload(&req, payload, &uploads, &settings, &user).await
 }
 
-/// Upload any user's picture: the token's own `sub`, or any user with the admin scope.
+/// Upload any user's picture: the token's own `sub`, or any user with the admin permission
+/// (a user token's `permissions`, a machine token's `scope`).
 #[utoipa::path(post, path = "/v1/users/{user_id}/picture", tag = "uploads",
     params(("user_id" = String, Path, description = "percent-encoded user id, e.g. `auth0%7C5f7c…`")),
     request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),

@@ -7,13 +7,26 @@ use async_trait::async_trait;
 pub struct VerifiedToken {
     /// The `sub` claim: a user id (`auth0|…`) or `{client_id}@clients` for machine tokens.
     pub subject: String,
-    /// Every scope granted, from `scope` (space-separated) and `permissions` (array) alike.
+    /// The `scope` claim, split on spaces. For a user token this is what the user *asked* for
+    /// at login: with RBAC off (Auth0's default) any user may request any scope of the API.
     pub scopes: Vec<String>,
+    /// The `permissions` claim (Auth0 RBAC with "Add Permissions in the Access Token"): what
+    /// the tenant *granted* the user through roles.
+    pub permissions: Vec<String>,
 }
 
 impl VerifiedToken {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+    /// Whether the tenant granted `permission` to this caller: a user token only through its
+    /// `permissions` claim, a machine token (client credentials, whose scopes are the client
+    /// grant the tenant's admin configured) only through its `scope`. A user token's `scope`
+    /// never counts: it is self-requested.
+    pub fn is_granted(&self, permission: &str) -> bool {
+        let granted = if self.is_machine() {
+            &self.scopes
+        } else {
+            &self.permissions
+        };
+        granted.iter().any(|p| p == permission)
     }
 
     /// Client-credentials tokens name an application, not a user.

@@ -280,6 +280,158 @@ async fn me_is_the_tokens_sub_and_machine_tokens_have_no_me() {
     tenant.stop().await;
 }
 
+/// The audit's hole, over HTTP: with RBAC off any user can put the admin scope in `scope`; only
+/// `permissions` (users) or `scope` (machine tokens) grant it. Every combination of user/machine
+/// × scope/permissions × own/other user, for upload and for delete; a refused request leaves
+/// the target's picture as it was.
+#[actix_web::test]
+async fn admin_comes_from_user_permissions_or_machine_scope_never_from_a_user_scope() {
+    let tenant = FakeTenant::start().await;
+    let app = app_for(&tenant, &[]).await;
+    let alice = "auth0|alice";
+    let bob = "auth0|bob";
+    let machine = "m2m-app@clients";
+    let token = |sub: &str, grants: Value| auth0::sign(&with(tenant.claims(sub), grants), KID);
+    // (what, caller's sub, claims that grant, target, allowed)
+    let cases: Vec<(&str, &str, Value, &str, bool)> = vec![
+        (
+            "user, admin only in scope, own",
+            alice,
+            json!({"scope": "openid write:avatars"}),
+            alice,
+            true,
+        ),
+        (
+            "user, admin only in scope, other",
+            alice,
+            json!({"scope": "openid write:avatars"}),
+            bob,
+            false,
+        ),
+        (
+            "user, admin permission, own",
+            alice,
+            json!({"permissions": ["write:avatars"]}),
+            alice,
+            true,
+        ),
+        (
+            "user, admin permission, other",
+            alice,
+            json!({"permissions": ["write:avatars"]}),
+            bob,
+            true,
+        ),
+        (
+            "user, other permission, other",
+            alice,
+            json!({"scope": "write:avatars", "permissions": ["read:avatars"]}),
+            bob,
+            false,
+        ),
+        (
+            "machine, admin scope, other",
+            machine,
+            json!({"scope": "write:avatars"}),
+            bob,
+            true,
+        ),
+        (
+            "machine, admin only in permissions, other",
+            machine,
+            json!({"permissions": ["write:avatars"]}),
+            bob,
+            false,
+        ),
+        (
+            "machine, no admin, other",
+            machine,
+            json!({"scope": "read:avatars"}),
+            bob,
+            false,
+        ),
+    ];
+    let jpeg = fixture("orientation-1.jpg");
+    let store = visage::adapters::fs::FolderStore::open(app.data.path())
+        .await
+        .expect("store");
+    for (what, sub, grants, target, allowed) in cases {
+        let bearer = token(sub, grants);
+        let prefix = visage::domain::upload::user_prefix(target);
+        // The target owns a picture before each case.
+        let seeded = post_raw(
+            &app,
+            &user_path(target),
+            "image/jpeg",
+            jpeg.clone(),
+            Some(&tenant.token_for(target)),
+        )
+        .await;
+        assert_eq!(seeded.status(), StatusCode::CREATED, "{what}: seeding");
+        let before = store.list(&prefix).await.expect("list");
+        assert_eq!(before.len(), 1, "{what}: seeded");
+
+        let upload = post_raw(
+            &app,
+            &user_path(target),
+            "image/png",
+            fixture("opaque-rgba.png"),
+            Some(&bearer),
+        )
+        .await;
+        let expected = if allowed {
+            StatusCode::CREATED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(upload.status(), expected, "{what}: upload");
+        if !allowed {
+            let body: Value = upload.json().await.expect("json");
+            assert_eq!(body["error"], "forbidden", "{what}: {body}");
+            assert_eq!(
+                store.list(&prefix).await.expect("list"),
+                before,
+                "{what}: a refused upload changes nothing"
+            );
+        }
+
+        let delete = app
+            .client
+            .delete(app.url(&user_path(target)))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .expect("delete");
+        let expected = if allowed {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(delete.status(), expected, "{what}: delete");
+        let left = store.list(&prefix).await.expect("list");
+        if allowed {
+            assert!(left.is_empty(), "{what}: deleted");
+        } else {
+            assert_eq!(left, before, "{what}: a refused delete keeps the picture");
+            // Clean up as the owner for the next case.
+            let res = app
+                .client
+                .delete(app.url(&user_path(target)))
+                .bearer_auth(tenant.token_for(target))
+                .send()
+                .await
+                .expect("delete");
+            assert_eq!(
+                res.status(),
+                StatusCode::NO_CONTENT,
+                "{what}: owner cleans up"
+            );
+        }
+    }
+    app.stop().await;
+    tenant.stop().await;
+}
+
 #[actix_web::test]
 async fn random_kids_cause_at_most_one_jwks_fetch_per_cooldown() {
     let tenant = FakeTenant::start().await;

@@ -399,6 +399,55 @@ async fn dev_mode_uploads_without_a_token_and_me_is_dev_local() {
     app.stop().await;
 }
 
+/// Dev mode takes uploads without a token, so a web page on another origin must not be able to
+/// post into it; a loopback page (the dev server's own) and clients without `Origin` can.
+#[actix_web::test]
+async fn dev_mode_refuses_uploads_and_deletes_from_non_loopback_origins() {
+    let app = dev_app().await;
+    let path = user_path("auth0|victim");
+    let jpeg = fixture("orientation-1.jpg");
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1.evil.example",
+    ] {
+        let res = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "image/jpeg")
+            .header("origin", origin)
+            .body(jpeg.clone())
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin}");
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "forbidden", "{origin}");
+        let res = app
+            .client
+            .delete(app.url(&path))
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin}");
+    }
+    assert!(files_under(app.data.path()).is_empty(), "nothing written");
+    for origin in [Some(app.base.as_str()), Some("http://localhost:5173"), None] {
+        let mut req = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "image/jpeg")
+            .body(jpeg.clone());
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        let res = req.send().await.expect("upload");
+        assert_eq!(res.status(), StatusCode::CREATED, "{origin:?}");
+    }
+    app.stop().await;
+}
+
 #[actix_web::test]
 async fn without_an_issuer_uploads_are_unauthorized() {
     let app = TestApp::spawn(&[]).await;

@@ -1,0 +1,147 @@
+//! Who may change whose picture: the caller's own, or anyone's with the admin permission.
+
+use crate::ports::tokens::VerifiedToken;
+
+/// The user that `/v1/me/picture` means in dev mode.
+pub const DEV_USER: &str = "dev|local";
+
+/// Who is calling, as the HTTP edge established it.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// Dev mode: no token, the path decides.
+    Dev,
+    Token(VerifiedToken),
+}
+
+/// Whose picture a request addresses.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Me,
+    User(&'a str),
+}
+
+/// The user id whose picture `caller` may change at `target`, or why not (a sentence for a 403).
+///
+/// A user token acts on its own `sub`, and on anyone only when the tenant granted it
+/// `admin_permission` through RBAC (its `permissions` claim). A machine token has no picture of
+/// its own and acts only with `admin_permission` in its `scope`. A user token's `scope` never
+/// makes an admin: with RBAC off, Auth0 lets any user request any scope of the API.
+pub fn authorize(
+    caller: &Caller,
+    target: Target<'_>,
+    admin_permission: &str,
+) -> Result<String, String> {
+    let token = match caller {
+        Caller::Dev => {
+            return Ok(match target {
+                Target::Me => DEV_USER.to_owned(),
+                Target::User(id) => id.to_owned(),
+            });
+        }
+        Caller::Token(token) => token,
+    };
+    let admin = token.is_granted(admin_permission);
+    if token.is_machine() && !admin {
+        return Err(format!(
+            "a machine token needs the {admin_permission} scope"
+        ));
+    }
+    match target {
+        Target::Me if token.is_machine() => {
+            Err("a machine token has no picture of its own: use /v1/users/{user_id}/picture".into())
+        }
+        Target::Me => Ok(token.subject.clone()),
+        Target::User(id) if id == token.subject || admin => Ok(id.to_owned()),
+        Target::User(_) => Err(format!(
+            "this token may only change its own picture (an admin needs the {admin_permission} permission, granted through a role)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN: &str = "write:avatars";
+
+    fn token(subject: &str, scope: &str, permissions: &[&str]) -> Caller {
+        Caller::Token(VerifiedToken {
+            subject: subject.to_owned(),
+            scopes: scope.split_whitespace().map(str::to_owned).collect(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        })
+    }
+
+    /// Every combination of user/machine × scope/permissions × own/other user.
+    #[test]
+    fn admin_comes_from_permissions_for_users_and_scope_for_machines() {
+        let alice = "auth0|alice";
+        let bob = "auth0|bob";
+        let machine = "m2m-app@clients";
+        // (who, scope, permissions, target, allowed)
+        let cases: &[(&str, &str, &[&str], Target<'_>, bool)] = &[
+            // a user, no admin grant
+            (alice, "openid", &[], Target::Me, true),
+            (alice, "openid", &[], Target::User(alice), true),
+            (alice, "openid", &[], Target::User(bob), false),
+            // a user who asked for the admin scope at login (RBAC off): still not an admin
+            (
+                alice,
+                "openid write:avatars",
+                &[],
+                Target::User(alice),
+                true,
+            ),
+            (alice, "openid write:avatars", &[], Target::User(bob), false),
+            (
+                alice,
+                "write:avatars",
+                &["read:avatars"],
+                Target::User(bob),
+                false,
+            ),
+            // a user granted the permission through a role
+            (alice, "openid", &[ADMIN], Target::User(bob), true),
+            (alice, "openid", &[ADMIN], Target::User(alice), true),
+            (alice, "openid", &[ADMIN], Target::Me, true),
+            // a machine token: scope is the client grant
+            (machine, ADMIN, &[], Target::User(bob), true),
+            (
+                machine,
+                "read:x write:avatars",
+                &[],
+                Target::User(alice),
+                true,
+            ),
+            (machine, ADMIN, &[], Target::Me, false),
+            (machine, "read:avatars", &[], Target::User(bob), false),
+            (machine, "", &[ADMIN], Target::User(bob), false),
+            (machine, "", &[], Target::User(machine), false),
+        ];
+        for (who, scope, permissions, target, allowed) in cases {
+            let outcome = authorize(&token(who, scope, permissions), *target, ADMIN);
+            assert_eq!(
+                outcome.is_ok(),
+                *allowed,
+                "{who} scope={scope:?} permissions={permissions:?} {target:?}: {outcome:?}"
+            );
+            if let (Ok(user), Target::User(id)) = (&outcome, target) {
+                assert_eq!(user, id);
+            }
+        }
+    }
+
+    #[test]
+    fn dev_mode_acts_for_the_path() {
+        assert_eq!(
+            authorize(&Caller::Dev, Target::Me, ADMIN).ok().as_deref(),
+            Some(DEV_USER)
+        );
+        assert_eq!(
+            authorize(&Caller::Dev, Target::User("auth0|x"), ADMIN)
+                .ok()
+                .as_deref(),
+            Some("auth0|x")
+        );
+    }
+}
