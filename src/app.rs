@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::adapters::auth0::Auth0Profiles;
 use crate::adapters::gravatar::GravatarClient;
+use crate::adapters::timed::{TimedProfiles, TimedStore, TimedUpstream};
 use crate::adapters::{
     fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
 };
@@ -56,17 +57,25 @@ pub struct AppContext {
 impl AppContext {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
+        let metrics = Metrics::new()?;
         let store: Arc<dyn ObjectStore> = match settings.backend() {
-            Backend::Fs => Arc::new(FolderStore::open(&settings.storage.fs.root).await?),
-            Backend::S3 => Arc::new(S3Store::new(&settings.storage.s3)),
+            Backend::Fs => Arc::new(TimedStore::new(
+                FolderStore::open(&settings.storage.fs.root).await?,
+                "fs",
+                &metrics,
+            )),
+            Backend::S3 => Arc::new(TimedStore::new(
+                S3Store::new(&settings.storage.s3),
+                "s3",
+                &metrics,
+            )),
         };
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
-        let metrics = Metrics::new()?;
         let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
             let auth0 = Auth0Profiles::from_settings(&settings, &metrics)
                 .map_err(|e| StartError::Component(e.to_string()))?;
-            Arc::new(auth0)
+            Arc::new(TimedProfiles::new(auth0, &metrics))
         } else {
             Arc::new(NoProfileStore)
         };
@@ -104,7 +113,7 @@ impl AppContext {
             .map_err(|e| StartError::Component(format!("gravatar client: {e}")))?;
         let avatars = Arc::new(AvatarService::new(
             &settings.gravatar,
-            Arc::new(gravatar),
+            Arc::new(TimedUpstream::new(gravatar, &metrics)),
             initials.clone(),
             &metrics,
         )?);
@@ -154,9 +163,13 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
         let context = context.clone();
         App::new()
             .configure(|cfg| context.register(cfg))
-            .configure(crate::http::configure)
+            .configure(|cfg| {
+                crate::http::configure(cfg, &context.settings.server.cors_allowed_origins);
+            })
             .wrap(crate::http::error_handlers())
-            .wrap(actix_web::middleware::from_fn(crate::http::cors::cors))
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::cors::public_images,
+            ))
             .wrap(actix_web::middleware::from_fn(crate::http::observe))
     })
     .workers(workers)

@@ -13,7 +13,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    visage::telemetry::init(&settings.server.log_format);
+    visage::telemetry::init(settings.server.log_format);
     let code = match cli.command.unwrap_or_default() {
         Command::Serve => match visage::app::run(settings).await {
             Ok(()) => std::process::ExitCode::SUCCESS,

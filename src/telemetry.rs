@@ -3,24 +3,29 @@
 //! Lines are written by a background thread (`tracing_appender::non_blocking`), so a request
 //! never waits on stderr; nothing is dropped (the writer blocks only when its buffer is full).
 
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
+use crate::settings::LogFormat;
+
 /// Kept until [`flush`]: dropping it writes out what is still buffered.
 static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
-pub fn init(format: &str) {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
-    let installed = if format == "json" {
+        .with_writer(writer)
+        // Colour codes only for a person at a terminal, never in files or log collectors.
+        .with_ansi(std::io::stderr().is_terminal());
+    let installed = if format == LogFormat::Json {
         builder
             .json()
             .flatten_event(true)

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::ports::{ProfileError, ProfileStore};
-use crate::settings::Settings;
+use crate::settings::{MetadataField, Settings};
 
 /// Everything but RFC 3986's unreserved characters is escaped, so `auth0|abc` and ids holding
 /// `/` stay one path segment (`auth0%7Cabc`).
@@ -74,8 +74,9 @@ struct CachedToken {
 pub struct Auth0Profiles {
     http: reqwest::Client,
     base: String,
+    audience: String,
     credentials: Credentials,
-    field: String,
+    field: MetadataField,
     bound: Duration,
     /// Held across a token fetch, so concurrent writes wait for one refresh instead of racing.
     token: Mutex<Option<CachedToken>>,
@@ -86,6 +87,7 @@ impl fmt::Debug for Auth0Profiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth0Profiles")
             .field("base", &self.base)
+            .field("audience", &self.audience)
             .field("credentials", &self.credentials)
             .field("field", &self.field)
             .field("bound", &self.bound)
@@ -120,6 +122,9 @@ impl Auth0Profiles {
         let base = settings
             .management_base_url()
             .ok_or(Auth0SetupError::Missing("base_url"))?;
+        let audience = settings
+            .management_audience()
+            .ok_or(Auth0SetupError::Missing("audience"))?;
         let client_id = m
             .client_id
             .clone()
@@ -147,11 +152,12 @@ impl Auth0Profiles {
         Ok(Self {
             http,
             base,
+            audience,
             credentials: Credentials {
                 client_id,
                 client_secret,
             },
-            field: m.field.clone(),
+            field: m.field,
             bound,
             token: Mutex::new(None),
             calls,
@@ -242,7 +248,7 @@ impl Auth0Profiles {
             "grant_type": "client_credentials",
             "client_id": self.credentials.client_id,
             "client_secret": self.credentials.client_secret,
-            "audience": format!("{}/api/v2/", self.base),
+            "audience": self.audience,
         });
         let sent = Instant::now();
         let response = self
@@ -358,7 +364,7 @@ impl ProfileStore for Auth0Profiles {
                 "{user_id:?} is not a user id"
             )));
         }
-        let body = serde_json::json!({ self.field.as_str(): { "picture": picture } });
+        let body = picture_body(self.field, picture);
         let deadline = Instant::now() + self.bound;
         let outcome = tokio::time::timeout_at(deadline, self.write(user_id, &body, deadline)).await;
         let result = outcome.unwrap_or_else(|_| {
@@ -377,6 +383,17 @@ impl ProfileStore for Auth0Profiles {
             Err(err) => tracing::warn!(user_id, error = %err, "profile write-back failed"),
         }
         result
+    }
+}
+
+/// The PATCH body: only the picture, under the configured field. A removal sends `null`, which
+/// Auth0 documents as removing the attribute (root) or the metadata key (first-level merge).
+fn picture_body(field: MetadataField, picture: Option<&str>) -> serde_json::Value {
+    match field {
+        MetadataField::Root => serde_json::json!({ "picture": picture }),
+        MetadataField::UserMetadata | MetadataField::AppMetadata => {
+            serde_json::json!({ field.as_str(): { "picture": picture } })
+        }
     }
 }
 

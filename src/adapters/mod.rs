@@ -6,3 +6,4 @@ pub mod gravatar;
 pub mod jwks;
 pub mod no_profile;
 pub mod s3;
+pub mod timed;

@@ -6,10 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    SharedHttpClient,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
+
+mod credentials;
 
 use crate::ports::{ObjectKey, ObjectStore, StoreError};
 use crate::settings::S3Storage;
@@ -34,6 +37,8 @@ impl S3Store {
             // Newer SDK defaults add CRC checksums that several S3-compatible stores reject.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        let http = https_client();
+        config = config.http_client(http.clone());
         if let Some(endpoint) = &settings.endpoint {
             config = config.endpoint_url(endpoint);
         }
@@ -45,12 +50,27 @@ impl S3Store {
                 None,
                 "visage-settings",
             ));
+        } else {
+            config = config.credentials_provider(credentials::StandardChain::new(
+                Region::new(settings.region.clone()),
+                http,
+            ));
         }
         Self {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             bucket: settings.bucket.clone(),
         }
     }
+}
+
+/// hyper 1 and rustls 0.23 with ring: the one TLS stack and crypto provider of the whole binary
+/// (reqwest uses the same), instead of the SDK's default aws-lc-rs.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Maps any SDK error to its meaning: not found, unavailable (retry later) or rejected.

@@ -353,6 +353,15 @@ impl AvatarService {
         )?;
         metrics.register(&upstream_requests)?;
         metrics.register(&state)?;
+        let (recent, kept) = (answers.clone(), known_pictures.clone());
+        metrics.watch_cache("gravatar", move || {
+            crate::metrics::settle(recent.run_pending_tasks());
+            crate::metrics::settle(kept.run_pending_tasks());
+            (
+                recent.entry_count() + kept.entry_count(),
+                recent.weighted_size() + kept.weighted_size(),
+            )
+        });
         Ok(Self {
             upstream,
             initials,

@@ -52,6 +52,11 @@ impl VariantCache {
             "pictures_variant_cache_lookups_total",
             "Resized stored-picture cache lookups by result (hit or miss)",
         )?;
+        let watched = cache.clone();
+        metrics.watch_cache("picture_variants", move || {
+            crate::metrics::settle(watched.run_pending_tasks());
+            (watched.entry_count(), watched.weighted_size())
+        });
         Ok(Self { cache, lookups })
     }
 

@@ -87,6 +87,11 @@ impl InitialsService {
             "Initials picture cache lookups by result (hit or miss)",
         )
         .map_err(|e| RenderError::Metrics(e.to_string()))?;
+        let watched = cache.clone();
+        metrics.watch_cache("initials", move || {
+            crate::metrics::settle(watched.run_pending_tasks());
+            (watched.entry_count(), watched.weighted_size())
+        });
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Ok(Self {
             renderer,

@@ -10,6 +10,8 @@ use crate::ports::ObjectStore;
 pub struct Readiness {
     store: Arc<dyn ObjectStore>,
     ready: AtomicBool,
+    /// False until the first check: its failure is logged too, not only later changes.
+    checked: AtomicBool,
 }
 
 impl Readiness {
@@ -18,6 +20,7 @@ impl Readiness {
         let readiness = Arc::new(Self {
             store,
             ready: AtomicBool::new(false),
+            checked: AtomicBool::new(false),
         });
         readiness.check(interval).await;
         let weak = Arc::downgrade(&readiness);
@@ -41,16 +44,128 @@ impl Readiness {
         let outcome = tokio::time::timeout(interval, self.store.health_check()).await;
         let ready = matches!(outcome, Ok(Ok(())));
         let was = self.ready.swap(ready, Ordering::Relaxed);
-        if was != ready {
+        let first = !self.checked.swap(true, Ordering::Relaxed);
+        if was != ready || first {
             match outcome {
                 Ok(Ok(())) => tracing::info!("storage is reachable: ready"),
-                Ok(Err(err)) => tracing::warn!(error = %err, "storage check failed: not ready"),
-                Err(_) => tracing::warn!("storage check timed out: not ready"),
+                Ok(Err(err)) => tracing::warn!(
+                    error = %err,
+                    cause = %causes(&err),
+                    "storage check failed: not ready"
+                ),
+                Err(_) => tracing::warn!(
+                    timeout_secs = interval.as_secs(),
+                    "storage check timed out: not ready"
+                ),
             }
         }
     }
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// The error's whole chain ("…: invalid signature"), which the top-level message often hides.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::ports::{ObjectKey, StoreError};
+
+    /// A store whose every call is refused the way S3 refuses a wrong secret.
+    struct Refusing;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("service error")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("SignatureDoesNotMatch: invalid signature")]
+    struct Inner;
+
+    fn refused() -> StoreError {
+        StoreError::Rejected(Box::new(Outer(Inner)))
+    }
+
+    #[async_trait]
+    impl ObjectStore for Refusing {
+        async fn put(&self, _: &ObjectKey, _: Bytes, _: &str) -> Result<(), StoreError> {
+            Err(refused())
+        }
+        async fn get(&self, _: &ObjectKey) -> Result<Bytes, StoreError> {
+            Err(refused())
+        }
+        async fn exists(&self, _: &ObjectKey) -> Result<bool, StoreError> {
+            Err(refused())
+        }
+        async fn list(&self, _: &str) -> Result<Vec<ObjectKey>, StoreError> {
+            Err(refused())
+        }
+        async fn delete(&self, _: &ObjectKey) -> Result<(), StoreError> {
+            Err(refused())
+        }
+        async fn health_check(&self) -> Result<(), StoreError> {
+            Err(refused())
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_first_failed_check_is_logged_with_its_cause() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let readiness = Readiness::start(Arc::new(Refusing), Duration::from_secs(60)).await;
+                assert!(!readiness.is_ready());
+            });
+        });
+        let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(text.contains("storage check failed: not ready"), "{text}");
+        assert!(
+            text.contains("invalid signature"),
+            "the cause is named: {text}"
+        );
     }
 }

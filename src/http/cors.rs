@@ -1,98 +1,99 @@
-//! CORS for the upload API (`/v1/…`): only the origins in `server.cors_allowed_origins`.
+//! CORS, two policies.
 //!
-//! A preflight from an allowed origin asking for POST or DELETE with at most `Authorization` and
-//! `Content-Type` is answered here (204); the answers to the real requests carry
-//! `Access-Control-Allow-Origin`. Any other origin, method or header gets no CORS header at all,
-//! so the browser blocks it. No credentials (cookies) are involved: uploads carry a bearer token.
+//! - The upload API (`/v1/…`): only the origins in `server.cors_allowed_origins` (compared without
+//!   case and trailing slash), POST and DELETE with `Authorization` and `Content-Type`, by
+//!   `actix-cors` on those resources. No credentials (cookies) are involved: uploads carry a
+//!   bearer token.
+//! - The public image routes (`/initials`, `/avatar`, `/pictures`): every answer, whatever its
+//!   status and whether or not the request sent `Origin`, carries `Access-Control-Allow-Origin: *`
+//!   and `Cross-Origin-Resource-Policy: cross-origin`, as Gravatar's own answers do. Unconditional
+//!   on purpose: a shared cache that stored an `<img>` answer (sent without `Origin`) hands the
+//!   same bytes to a `crossorigin` canvas read later, and `actix-cors` only answers requests that
+//!   carry `Origin` (and adds `Vary: Origin`, which splits CDN caches per site).
 
-use std::sync::Arc;
-
+use actix_cors::Cors;
+use actix_web::HttpResponse;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
 
-use crate::settings::Settings;
+/// Path prefixes of the public image routes.
+const PUBLIC_PREFIXES: &[&str] = &["/initials/", "/avatar/", "/avatar", "/pictures/"];
+/// Seconds a browser may reuse a preflight answer of the upload API.
+const UPLOAD_MAX_AGE: usize = 600;
+/// Seconds a browser may reuse a preflight answer of the public routes.
+const PUBLIC_MAX_AGE: &str = "86400";
 
-/// The routes that browsers on other origins may call.
-const API_PREFIX: &str = "/v1/";
-const ALLOWED_METHODS: &str = "POST, DELETE";
-const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
-/// Seconds a browser may reuse a preflight answer.
-const MAX_AGE: &str = "600";
+static CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-resource-policy");
 
-/// The middleware: wraps the whole app, acts on `/v1/…` only.
-pub async fn cors(
+/// The upload API's policy, wrapped around the `/v1/…` resources.
+pub fn uploads(allowed_origins: &[String]) -> Cors {
+    let allowed: Vec<String> = allowed_origins
+        .iter()
+        .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+        .collect();
+    Cors::default()
+        .allowed_origin_fn(move |origin, _| {
+            origin
+                .to_str()
+                .is_ok_and(|text| allowed.iter().any(|a| a.eq_ignore_ascii_case(text)))
+        })
+        .allowed_methods([Method::POST, Method::DELETE])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(UPLOAD_MAX_AGE)
+}
+
+fn is_public(path: &str) -> bool {
+    PUBLIC_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix) && (prefix.ends_with('/') || path == *prefix))
+}
+
+/// The public routes' policy: wraps the whole app, acts on the public image paths only.
+pub async fn public_images(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(origin) = allowed_origin(&req) else {
+    if !is_public(req.path()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    if req.method() == Method::OPTIONS {
-        if let Some(method) = req.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD) {
-            if !preflight_allowed(
-                method,
-                req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS),
-            ) {
-                return Ok(next.call(req).await?.map_into_boxed_body());
-            }
-            let response = HttpResponse::build(StatusCode::NO_CONTENT)
-                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
-                .insert_header((header::ACCESS_CONTROL_MAX_AGE, MAX_AGE))
-                .insert_header((
-                    header::VARY,
-                    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
-                ))
-                .finish();
-            return Ok(req.into_response(response));
+    }
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        let mut response = HttpResponse::build(StatusCode::NO_CONTENT);
+        response
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD"))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, PUBLIC_MAX_AGE))
+            .insert_header((CROSS_ORIGIN_RESOURCE_POLICY.clone(), "cross-origin"));
+        // Nothing here depends on cookies or headers, so any header a page adds
+        // (If-None-Match, Accept…) may come.
+        if let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            response.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone()));
         }
+        return Ok(req.into_response(response.finish()));
     }
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        CROSS_ORIGIN_RESOURCE_POLICY.clone(),
+        HeaderValue::from_static("cross-origin"),
+    );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("X-Request-Id, Retry-After"),
+        HeaderValue::from_static("ETag, X-Request-Id"),
     );
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
     Ok(res.map_into_boxed_body())
-}
-
-/// The request's `Origin` when the route is under `/v1/` and the origin is configured.
-fn allowed_origin(req: &ServiceRequest) -> Option<HeaderValue> {
-    if !req.path().starts_with(API_PREFIX) {
-        return None;
-    }
-    let origin = req.headers().get(header::ORIGIN)?;
-    let text = origin.to_str().ok()?;
-    let settings = req.app_data::<web::Data<Arc<Settings>>>()?;
-    settings
-        .server
-        .cors_allowed_origins
-        .iter()
-        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(text))
-        .then(|| origin.clone())
-}
-
-fn preflight_allowed(method: &HeaderValue, headers: Option<&HeaderValue>) -> bool {
-    let method_ok = matches!(method.as_bytes(), b"POST" | b"DELETE");
-    let headers_ok = match headers.map(HeaderValue::to_str) {
-        None => true,
-        Some(Err(_)) => false,
-        Some(Ok(list)) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .all(|h| {
-                h.eq_ignore_ascii_case("authorization") || h.eq_ignore_ascii_case("content-type")
-            }),
-    };
-    method_ok && headers_ok
 }
 
 #[cfg(test)]
@@ -100,25 +101,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn preflights_allow_only_the_upload_methods_and_headers() {
-        let cases = [
-            ("POST", None, true),
-            ("DELETE", Some("authorization"), true),
-            ("POST", Some("Authorization, Content-Type"), true),
-            ("POST", Some("content-type,"), true),
-            ("PUT", None, false),
-            ("GET", None, false),
-            ("POST", Some("authorization, x-custom"), false),
-            ("post", None, false),
-        ];
-        for (method, headers, expected) in cases {
-            let method = HeaderValue::from_static(method);
-            let headers = headers.map(HeaderValue::from_static);
-            assert_eq!(
-                preflight_allowed(&method, headers.as_ref()),
-                expected,
-                "{method:?} {headers:?}"
-            );
+    fn public_paths_are_the_image_routes() {
+        for path in [
+            "/initials/JD.png",
+            "/avatar/abc",
+            "/avatar/",
+            "/avatar",
+            "/pictures/u/k.jpg",
+        ] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in [
+            "/v1/me/picture",
+            "/metrics",
+            "/",
+            "/avatarx",
+            "/initials",
+            "/static/a.js",
+        ] {
+            assert!(!is_public(path), "{path}");
         }
     }
 }

@@ -29,8 +29,8 @@ pub fn get_or_head() -> Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
-/// The route table, shared by `main` and the tests.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The route table, shared by `main` and the tests; the upload routes take their CORS origins.
+pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) {
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| error::query_error(&err)))
         .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(&err)))
         .service(web::resource("/healthz").route(get_or_head().to(health::healthz)))
@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/me/picture")
                 .wrap(actix_web::middleware::from_fn(upload::close_after_errors))
+                .wrap(cors::uploads(cors_allowed_origins))
                 .route(web::post().to(upload::upload_me))
                 .route(web::delete().to(upload::delete_me)),
         )
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/users/{user_id:.*}/picture")
                 .wrap(actix_web::middleware::from_fn(upload::close_after_errors))
+                .wrap(cors::uploads(cors_allowed_origins))
                 .route(web::post().to(upload::upload_user))
                 .route(web::delete().to(upload::delete_user)),
         )
@@ -82,7 +84,7 @@ pub async fn observe(
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = crate::metrics::method_label(req.method());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
@@ -92,11 +94,11 @@ pub async fn observe(
     if let Some(metrics) = metrics {
         metrics
             .http_requests
-            .with_label_values(&[route.as_str(), method.as_str(), &status.to_string()])
+            .with_label_values(&[route.as_str(), method, &status.to_string()])
             .inc();
         metrics
             .http_latency
-            .with_label_values(&[route.as_str()])
+            .with_label_values(&[route.as_str(), &status.to_string()])
             .observe(latency.as_secs_f64());
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {

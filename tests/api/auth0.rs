@@ -148,6 +148,56 @@ async fn the_patch_carries_only_the_picture_under_the_configured_field() {
 }
 
 #[actix_web::test]
+async fn field_root_sets_and_removes_the_root_picture_attribute() {
+    let mgmt = MgmtStandIn::start();
+    let (profiles, _) = adapter(&mgmt, &[("auth0.management.field", "root")]);
+    profiles
+        .set_picture(USER, Some(PICTURE))
+        .await
+        .expect("write lands");
+    profiles
+        .set_picture(USER, None)
+        .await
+        .expect("delete lands");
+    let bodies: Vec<Value> = mgmt.patches().into_iter().map(|p| p.body).collect();
+    // Auth0: "Setting any value to null will remove the attribute for the user."
+    assert_eq!(
+        bodies,
+        vec![json!({ "picture": PICTURE }), json!({ "picture": null })]
+    );
+    mgmt.stop().await;
+}
+
+#[actix_web::test]
+async fn a_custom_domain_tenant_gets_its_token_for_the_configured_audience() {
+    const TENANT_API: &str = "https://tenant.eu.auth0.com/api/v2/";
+    let mgmt = MgmtStandIn::start();
+    mgmt.set_identifier(TENANT_API);
+
+    // Without `audience`, the default `{base}/api/v2/` names no API of this tenant: refused.
+    let (profiles, _) = adapter(&mgmt, &[]);
+    let err = profiles
+        .set_picture(USER, Some(PICTURE))
+        .await
+        .expect_err("token refused");
+    assert!(matches!(err, ProfileError::Rejected(_)), "{err:?}");
+    assert!(mgmt.patches().is_empty());
+
+    let (profiles, _) = adapter(&mgmt, &[("auth0.management.audience", TENANT_API)]);
+    profiles
+        .set_picture(USER, Some(PICTURE))
+        .await
+        .expect("write lands");
+    let tokens = mgmt.token_requests();
+    assert_eq!(
+        tokens.last().map(|t| t["audience"].clone()),
+        Some(json!(TENANT_API))
+    );
+    assert_eq!(mgmt.patches().len(), 1);
+    mgmt.stop().await;
+}
+
+#[actix_web::test]
 async fn a_rate_limited_write_waits_for_the_reset_then_lands() {
     let answers = [
         Scripted::RateLimitedUntil { secs_from_now: 1 },

@@ -100,11 +100,8 @@ async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Clien
         "goog:chromeOptions".into(),
         json!({ "args": args, "binary": chromium }),
     );
-    // Both aws-lc-rs and ring are linked, so rustls cannot pick a provider by itself; an
-    // error here only means another test installed one already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    ClientBuilder::rustls()
-        .expect("tls")
+    // chromedriver answers on plain HTTP over loopback.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
@@ -382,4 +379,103 @@ async fn outside_dev_mode_the_page_sends_the_pasted_access_token() {
     drop(driver);
     app.stop().await;
     tenant.stop().await;
+}
+
+/// A page on another origin (`localhost` against the app's `127.0.0.1`) that draws an image into
+/// a canvas and reads a pixel back; `window.results[name]` is `[r, g, b, a]` or the error's name.
+const CANVAS_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>canvas</title>
+<script>
+window.results = {};
+function draw(name, src, crossOrigin) {
+  const img = new Image();
+  if (crossOrigin) img.crossOrigin = "anonymous";
+  img.onload = () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    try {
+      const x = Math.floor(img.naturalWidth / 2), y = 1;
+      window.results[name] = Array.from(ctx.getImageData(x, y, 1, 1).data);
+    } catch (e) {
+      window.results[name] = e.name;
+    }
+  };
+  img.onerror = () => { window.results[name] = "load error"; };
+  img.src = src;
+}
+</script>"#;
+
+#[actix_web::test]
+async fn a_page_on_another_origin_reads_avatar_and_initials_pixels_from_a_canvas() {
+    use crate::common::gravatar::{self, Behaviour, FakeGravatar};
+    let Some((driver_path, chromium)) = browser() else {
+        return;
+    };
+    let upstream = FakeGravatar::start().await;
+    let app = TestApp::spawn(&[("gravatar.base_url", upstream.base_url.as_str())]).await;
+    let (page_addr, page_server) = crate::common::spawn_standin(1, |cfg| {
+        cfg.default_service(actix_web::web::to(|| async {
+            actix_web::HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(CANVAS_PAGE)
+        }));
+    });
+    let page = format!("http://localhost:{}/", page_addr.port());
+    let files = tempfile::tempdir().expect("tempdir");
+    let driver = start_driver(&driver_path).await;
+    let client = open_browser(&driver, &chromium, &files.path().join("profile")).await;
+    client.goto(&page).await.expect("page opens");
+
+    let hash = gravatar::hash(Behaviour::Picture, 77);
+    let cases = [
+        (
+            "initials",
+            app.url("/initials/JD.png?bg=00ff00&size=64"),
+            true,
+        ),
+        ("avatar", app.url(&format!("/avatar/{hash}?s=64")), true),
+        // The control: without `crossorigin` the canvas is tainted, so the check can fail.
+        (
+            "tainted",
+            app.url("/initials/XY.png?bg=00ff00&size=64"),
+            false,
+        ),
+    ];
+    for (name, src, cross_origin) in &cases {
+        client
+            .execute(
+                "draw(arguments[0], arguments[1], arguments[2]); return true;",
+                vec![json!(name), json!(src), json!(cross_origin)],
+            )
+            .await
+            .expect("draw starts");
+    }
+    let read = |name: &str| format!("return window.results[{name:?}] ?? null;");
+    let initials = until(&client, "the initials pixel", &read("initials")).await;
+    let avatar = until(&client, "the avatar pixel", &read("avatar")).await;
+    let tainted = until(&client, "the tainted canvas", &read("tainted")).await;
+    assert_eq!(initials, json!([0, 255, 0, 255]), "initials: {initials}");
+    let rgba: Vec<i64> = avatar
+        .as_array()
+        .unwrap_or_else(|| panic!("avatar: {avatar}"))
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    let expected = [200, 30, 90, 255];
+    assert!(
+        rgba.len() == 4
+            && rgba
+                .iter()
+                .zip(expected)
+                .all(|(got, want)| (got - want).abs() <= 8),
+        "avatar pixel {rgba:?}, expected about {expected:?}"
+    );
+    assert_eq!(tainted, json!("SecurityError"));
+
+    client.close().await.expect("browser closes");
+    page_server.stop(true).await;
+    upstream.stop().await;
+    app.stop().await;
 }

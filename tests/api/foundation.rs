@@ -77,6 +77,62 @@ async fn metrics_count_requests_by_route_and_status() {
 }
 
 #[actix_web::test]
+async fn metrics_bound_methods_time_routes_upstreams_and_caches_and_show_the_process() {
+    // A closed port: the avatar's upstream call fails at once and the fallback is served.
+    let app = TestApp::spawn(&[("gravatar.base_url", "http://127.0.0.1:9/avatar/")]).await;
+    for method in ["FOO", "BREW", "PROPFIND"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        app.client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .expect("request");
+    }
+    assert_eq!(app.get("/initials/JD.png").await.status(), 200);
+    assert_eq!(
+        app.get("/avatar/0123456789abcdef0123456789abcdef?s=40")
+            .await
+            .status(),
+        200
+    );
+    let text = app.get("/metrics").await.text().await.expect("text");
+    let has = |needle: &str| assert!(text.contains(needle), "no {needle} in:\n{text}");
+    has(r#"visage_http_requests_total{method="other",route="/healthz",status="405"} 3"#);
+    for invented in ["FOO", "BREW", "PROPFIND"] {
+        assert!(!text.contains(invented), "{invented} became a label");
+    }
+    has(r#"visage_http_request_duration_seconds_count{route="/initials/{file}",status="200"} 1"#);
+    // The folder store's health checks and the failed Gravatar call are timed.
+    has(
+        r#"visage_upstream_request_duration_seconds_count{operation="health_check",outcome="ok",upstream="fs"}"#,
+    );
+    has(
+        r#"visage_upstream_request_duration_seconds_count{operation="fetch",outcome="unavailable",upstream="gravatar"}"#,
+    );
+    has(r#"visage_cache_entries{cache="initials"}"#);
+    has(r#"visage_cache_bytes{cache="gravatar"}"#);
+    has(r#"visage_cache_bytes{cache="picture_variants"}"#);
+    let initials_bytes: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"visage_cache_bytes{cache="initials"} "#))
+        .and_then(|v| v.parse().ok())
+        .expect("initials cache bytes");
+    assert!(initials_bytes > 0.0, "the rendered picture is cached");
+    for process in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(process)),
+            "no {process} in:\n{text}"
+        );
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn openapi_describes_every_contract_path() {
     let app = TestApp::spawn(&[]).await;
     let doc = json(app.get("/openapi.json").await).await;
@@ -101,6 +157,124 @@ async fn openapi_describes_every_contract_path() {
             "{path} is not in API.md"
         );
     }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn openapi_carries_security_bodies_errors_aliases_and_types() {
+    let app = TestApp::spawn(&[]).await;
+    let doc = json(app.get("/openapi.json").await).await;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut errors = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            let what = format!("{method} {path}");
+            let secured = operation["security"] == serde_json::json!([{ "bearer": [] }]);
+            assert_eq!(secured, path.starts_with("/v1/"), "{what}: security");
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                if status.starts_with('4') || status.starts_with('5') {
+                    errors += 1;
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{what} {status}"
+                    );
+                }
+            }
+            if method == "post" {
+                let body = &operation["requestBody"]["content"];
+                for kind in [
+                    "multipart/form-data",
+                    "image/png",
+                    "image/jpeg",
+                    "image/webp",
+                    "image/gif",
+                ] {
+                    assert!(body[kind].is_object(), "{what}: no {kind} body");
+                }
+            }
+        }
+    }
+    assert!(errors > 10, "only {errors} error responses documented");
+    let names = |path: &str| -> Vec<String> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let avatar = names("/avatar/{hash}");
+    for alias in ["s", "d", "r", "f"] {
+        assert!(
+            avatar.iter().any(|n| n == alias),
+            "avatar lacks {alias}: {avatar:?}"
+        );
+    }
+    assert!(names("/initials/{file}").iter().any(|n| n == "s"));
+    let initials = &doc["paths"]["/initials/{file}"]["get"]["responses"]["200"]["content"];
+    assert!(initials["image/png"].is_object() && initials["image/svg+xml"].is_object());
+    app.stop().await;
+}
+
+/// The served document passes `@apidevtools/swagger-parser`'s validation (installed by
+/// scripts/test into tests/clients/openapi).
+#[actix_web::test]
+async fn openapi_passes_a_real_openapi_validator() {
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/openapi");
+    if !clients
+        .join("node_modules/@apidevtools/swagger-parser")
+        .is_dir()
+    {
+        assert!(
+            std::env::var_os("VISAGE_TEST_REQUIRE_NODE_CLIENTS").is_none(),
+            "VISAGE_TEST_REQUIRE_NODE_CLIENTS is set but tests/clients/openapi has no node_modules"
+        );
+        eprintln!("skipping: no swagger-parser (run scripts/test)");
+        return;
+    }
+    let app = TestApp::spawn(&[]).await;
+    let text = app
+        .get("/openapi.json")
+        .await
+        .text()
+        .await
+        .expect("document");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &text).expect("write");
+    let out = Command::new("node")
+        .arg(clients.join("validate.mjs"))
+        .arg(&file)
+        .current_dir(&clients)
+        .output()
+        .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{report}");
+    assert!(report.starts_with("valid: visage"), "{report}");
+
+    // The validator is not a rubber stamp: a broken reference is refused.
+    let broken = text.replacen(
+        "#/components/schemas/ErrorBody",
+        "#/components/schemas/NoSuchSchema",
+        1,
+    );
+    std::fs::write(&file, broken).expect("write");
+    let out = Command::new("node")
+        .arg(clients.join("validate.mjs"))
+        .arg(&file)
+        .current_dir(&clients)
+        .output()
+        .expect("node runs");
+    assert!(!out.status.success(), "a dangling $ref was accepted");
     app.stop().await;
 }
 
@@ -193,7 +367,36 @@ fn a_bad_setting_is_refused_with_its_key_named() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(r#"storage.backend: expected "fs" or "s3", got "bogus""#),
+        stderr.contains("storage.backend: unknown variant `bogus`, expected `fs` or `s3`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_key_stops_the_start_with_status_2_and_the_closest_key() {
+    let out = visage_binary()
+        .env("VISAGE__LIMITS__MAX_PIXLES", "1000")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("limits.max_pixles: unknown key (did you mean limits.max_pixels?)"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("visage.toml");
+    std::fs::write(&file, "[gravatr]\nbase_url = \"https://g.example/\"\n").expect("write");
+    let out = visage_binary()
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("gravatr: unknown key (did you mean gravatar?)"),
         "{stderr}"
     );
 }
@@ -255,4 +458,105 @@ fn healthz_answers(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head.ends_with(b" 200")
+}
+
+/// One blocking `GET path` over HTTP/1.0; its status, or `None` when nothing answers.
+fn status_of(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// visage on Garage with `storage.s3.access_key_id` unset and the keys in the standard AWS
+/// environment variables, as a separate process so that no test mutates this process's
+/// environment. Returns the child, its port and its readiness within `wait`.
+fn s3_from_aws_environment(
+    secret: &str,
+    wait: Duration,
+) -> Option<(std::process::Child, u16, bool)> {
+    let garage: std::collections::HashMap<&str, String> = common::garage()?.into_iter().collect();
+    let home = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = visage_binary()
+        .env("VISAGE__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "VISAGE__SERVER__PUBLIC_URL",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("VISAGE__SERVER__DEV", "true")
+        .env("VISAGE__STORAGE__HEALTH_INTERVAL_SECS", "1")
+        .env("VISAGE__STORAGE__BACKEND", "s3")
+        .env(
+            "VISAGE__STORAGE__S3__ENDPOINT",
+            &garage["storage.s3.endpoint"],
+        )
+        .env("VISAGE__STORAGE__S3__REGION", &garage["storage.s3.region"])
+        .env("VISAGE__STORAGE__S3__BUCKET", &garage["storage.s3.bucket"])
+        .env("AWS_ACCESS_KEY_ID", &garage["storage.s3.access_key_id"])
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        // No shared profile and no instance metadata on a test machine: the environment decides.
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let mut ready = false;
+    while started.elapsed() < wait {
+        if status_of(port, "/readyz") == Some(200) {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Some((child, port, ready))
+}
+
+#[actix_web::test]
+async fn s3_credentials_come_from_the_standard_aws_environment() {
+    let Some(secret) = common::garage().map(|g| {
+        g.into_iter()
+            .find(|(k, _)| *k == "storage.s3.secret_access_key")
+            .map(|(_, v)| v)
+            .expect("secret")
+    }) else {
+        return;
+    };
+    let (mut child, port, ready) =
+        s3_from_aws_environment(&secret, Duration::from_secs(20)).expect("garage");
+    assert!(
+        ready,
+        "never ready with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    );
+    // A real write through those credentials.
+    let upload = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/users/aws-env/picture"))
+        .header("content-type", "image/jpeg")
+        .body(std::fs::read(common::fixture("small-100.jpg")).expect("fixture"))
+        .send()
+        .await
+        .expect("upload");
+    let status = upload.status();
+    let body = upload.text().await.unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 201, "{body}");
+
+    // The control: a wrong secret from the environment never gets ready, and says why.
+    let (mut child, _, ready) =
+        s3_from_aws_environment("not-the-secret", Duration::from_secs(4)).expect("garage");
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("output");
+    assert!(!ready, "ready with a wrong secret");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("storage check failed: not ready"), "{log}");
 }

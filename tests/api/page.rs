@@ -117,6 +117,18 @@ async fn a_picture_base_url_elsewhere_is_allowed_as_an_image_source() {
     app.stop().await;
 }
 
+/// A comma-separated header as a sorted, lower-cased list.
+fn list(value: Option<&str>) -> Vec<String> {
+    let mut items: Vec<String> = value
+        .unwrap_or_default()
+        .split(',')
+        .map(|item| item.trim().to_ascii_lowercase())
+        .filter(|item| !item.is_empty())
+        .collect();
+    items.sort();
+    items
+}
+
 #[actix_web::test]
 async fn cors_answers_only_the_configured_origins() {
     let app = TestApp::spawn(&[(
@@ -190,19 +202,19 @@ async fn cors_answers_only_the_configured_origins() {
         let res = preflight.send().await.expect("preflight");
         let what = format!("{path} {origin} {method} {headers:?}");
         if allowed {
-            assert_eq!(res.status(), 204, "{what}");
+            assert!(res.status().is_success(), "{what}: {}", res.status());
             assert_eq!(
                 header(&res, "access-control-allow-origin"),
                 Some(origin),
                 "{what}"
             );
             assert_eq!(
-                header(&res, "access-control-allow-methods"),
-                Some("POST, DELETE")
+                list(header(&res, "access-control-allow-methods")),
+                ["delete", "post"]
             );
             assert_eq!(
-                header(&res, "access-control-allow-headers"),
-                Some("Authorization, Content-Type")
+                list(header(&res, "access-control-allow-headers")),
+                ["authorization", "content-type"]
             );
         } else {
             let cors: Vec<_> = res
@@ -234,5 +246,87 @@ async fn cors_answers_only_the_configured_origins() {
             res.status()
         );
     }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn public_image_routes_answer_every_origin_whatever_the_status() {
+    let app = TestApp::spawn(&[
+        ("server.cors_allowed_origins", "https://app.example.com"),
+        // A closed port: the avatar falls back at once instead of waiting for the network.
+        ("gravatar.base_url", "http://127.0.0.1:9/avatar/"),
+    ])
+    .await;
+    let first = app.get("/initials/JD.png").await;
+    let etag = header(&first, "etag").expect("etag").to_owned();
+    // (path, If-None-Match, expected status)
+    let cases: [(&str, Option<&str>, u16); 6] = [
+        ("/initials/JD.png", None, 200),
+        ("/initials/JD.png", Some(etag.as_str()), 304),
+        ("/initials/JD.png?size=9999", None, 400),
+        ("/avatar/not-a-hash", None, 400),
+        ("/avatar/0123456789abcdef0123456789abcdef?s=32", None, 200),
+        ("/pictures/u0000000000000000/nothing-here.jpg", None, 404),
+    ];
+    for (path, if_none_match, expected) in cases {
+        for origin in [None, Some("https://anyone.example"), Some("null")] {
+            let mut request = app.client.get(app.url(path));
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            if let Some(tag) = if_none_match {
+                request = request.header("if-none-match", tag);
+            }
+            let res = request.send().await.expect("request");
+            let what = format!("{path} from {origin:?}");
+            let status = res.status().as_u16();
+            assert!(
+                status == expected || (expected == 404 && status == 400),
+                "{what}: {status}"
+            );
+            assert_eq!(
+                header(&res, "access-control-allow-origin"),
+                Some("*"),
+                "{what}"
+            );
+            assert_eq!(
+                header(&res, "cross-origin-resource-policy"),
+                Some("cross-origin"),
+                "{what}"
+            );
+            assert!(header(&res, "access-control-allow-credentials").is_none());
+        }
+    }
+    let preflight = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/avatar/0123456789abcdef0123456789abcdef"),
+        )
+        .header("origin", "https://anyone.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "if-none-match")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(header(&preflight, "access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        list(header(&preflight, "access-control-allow-methods")),
+        ["get", "head"]
+    );
+    assert_eq!(
+        header(&preflight, "access-control-allow-headers"),
+        Some("if-none-match")
+    );
+    // The upload routes keep their allow-list: another origin gets no CORS header.
+    let upload = app
+        .client
+        .post(app.url("/v1/me/picture"))
+        .header("origin", "https://anyone.example")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(header(&upload, "access-control-allow-origin"), None);
     app.stop().await;
 }

@@ -32,6 +32,13 @@ fn with(mut claims: Value, changes: Value) -> Value {
     claims
 }
 
+fn without(mut claims: Value, key: &str) -> Value {
+    if let Value::Object(map) = &mut claims {
+        map.remove(key);
+    }
+    claims
+}
+
 fn unsigned(claims: &Value) -> String {
     let header =
         URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT", "kid": KID}).to_string());
@@ -84,6 +91,54 @@ async fn token_table() {
             USER,
             Some(auth0::sign(
                 &with(own.clone(), json!({"exp": now - 3600})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "no exp",
+            USER,
+            Some(auth0::sign(&without(own.clone(), "exp"), KID)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "exp as a string (GHSA-h395-gr6q-cpjc)",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"exp": (now + 3600).to_string()})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "exp as null",
+            USER,
+            Some(auth0::sign(&with(own.clone(), json!({"exp": null})), KID)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "expired exp as a string",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"exp": (now - 3600).to_string()})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "nbf in the future as a string (GHSA-h395-gr6q-cpjc)",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"nbf": (now + 3600).to_string()})),
+                KID,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "nbf as an object",
+            USER,
+            Some(auth0::sign(
+                &with(own.clone(), json!({"nbf": {"n": 1}})),
                 KID,
             )),
             StatusCode::UNAUTHORIZED,

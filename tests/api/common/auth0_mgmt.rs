@@ -44,6 +44,9 @@ struct State {
     expires_in: u64,
     /// The earliest moment a retry is allowed after a scripted 429.
     not_before: Option<SystemTime>,
+    /// The Management API identifier a token request must name as `audience` (else 403, as
+    /// Auth0 answers "Service not found"); default `{base}/api/v2/`.
+    identifier: String,
 }
 
 #[derive(Clone)]
@@ -65,6 +68,7 @@ impl MgmtStandIn {
             cfg.app_data(web::Data::new(shared.clone()))
                 .default_service(web::to(answer));
         });
+        state.lock().expect("stand-in state").identifier = format!("http://{addr}/api/v2/");
         Self {
             base: format!("http://{addr}"),
             state,
@@ -112,6 +116,12 @@ impl MgmtStandIn {
         self.lock().refuse_all_tokens = true;
     }
 
+    /// The Management API identifier, as a tenant behind a custom domain keeps
+    /// `https://TENANT.auth0.com/api/v2/` whatever host the token is asked from.
+    pub fn set_identifier(&self, identifier: &str) {
+        identifier.clone_into(&mut self.lock().identifier);
+    }
+
     pub fn set_expires_in(&self, secs: u64) {
         self.lock().expires_in = secs;
     }
@@ -144,7 +154,14 @@ async fn answer(
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     match (req.method().as_str(), path.as_str()) {
         ("POST", "/oauth/token") => {
+            let audience_ok = json["audience"].as_str() == Some(state.identifier.as_str());
             state.token_requests.push(json);
+            if !audience_ok {
+                return HttpResponse::Forbidden().json(json!({
+                    "error": "access_denied",
+                    "error_description": "Service not found",
+                }));
+            }
             state.issued += 1;
             let token = format!("token-{}", state.issued);
             state.valid.insert(token.clone());

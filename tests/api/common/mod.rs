@@ -26,7 +26,7 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the app with the defaults plus `overrides` (`("storage.backend", "s3")`, ...).
     pub async fn spawn(overrides: &[(&str, &str)]) -> Self {
-        visage::telemetry::init("text");
+        visage::telemetry::init(visage::settings::LogFormat::Text);
         let data = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
