@@ -1,6 +1,7 @@
 //! The domain: pure logic that knows nothing of HTTP, S3 or Auth0.
 
 pub mod avatar;
+pub mod cleanup;
 pub mod image;
 pub mod initials;
 pub mod pictures;
