@@ -15,6 +15,7 @@ use crate::adapters::{
     fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
 };
 use crate::domain::avatar::AvatarService;
+use crate::domain::cleanup;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
@@ -95,7 +96,11 @@ impl AppContext {
             settings.limits.pipeline_concurrency,
             Duration::from_secs(settings.limits.pipeline_timeout_secs),
         ));
-        let variants = VariantCache::new(settings.pictures.cache_bytes, &metrics)?;
+        let variants = VariantCache::new(
+            settings.pictures.cache_bytes,
+            Duration::from_secs(settings.pictures.cache_ttl_secs),
+            &metrics,
+        )?;
         let uploads = Arc::new(UploadService::new(
             &settings,
             store.clone(),
@@ -177,6 +182,34 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// `visage gc`: one pass of [`cleanup::collect`] over every user, then a summary on stdout.
+pub async fn gc(settings: Settings, dry_run: bool) -> Result<(), StartError> {
+    let store: Arc<dyn ObjectStore> = match settings.backend() {
+        Backend::Fs => Arc::new(FolderStore::open(&settings.storage.fs.root).await?),
+        Backend::S3 => Arc::new(S3Store::new(&settings.storage.s3)),
+    };
+    let policy = cleanup::GcPolicy {
+        grace: Duration::from_secs(settings.storage.cleanup_grace_secs),
+        write_back: settings.write_back_enabled(),
+        dry_run,
+    };
+    let root = format!("{}/", crate::domain::upload::KEY_PREFIX);
+    let report = cleanup::collect(store.as_ref(), &root, policy).await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    println!(
+        "visage gc: {} users, {} objects, {verb} {}, {} failed",
+        report.users, report.objects, report.deleted, report.failed
+    );
+    tracing::info!(?report, dry_run, "gc finished");
+    if report.failed > 0 {
+        return Err(StartError::Component(format!(
+            "{} deletions failed; run gc again",
+            report.failed
+        )));
+    }
+    Ok(())
 }
 
 /// Binds `server.bind` and serves until SIGTERM or SIGINT, then finishes in-flight requests.

@@ -1,4 +1,4 @@
-//! The command line: `visage [serve] [--config FILE] [--dev]`.
+//! The command line: `visage [serve | gc [--dry-run]] [--config FILE] [--dev]`.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,13 @@ pub enum Command {
     /// Run the HTTP service (the default).
     #[default]
     Serve,
+    /// Delete replaced pictures older than storage.cleanup_grace_secs that no upload collected
+    /// (every user's newest picture stays); safe to run while instances serve, e.g. daily.
+    Gc {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl Cli {

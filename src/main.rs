@@ -14,14 +14,16 @@ async fn main() -> std::process::ExitCode {
         }
     };
     visage::telemetry::init(settings.server.log_format);
-    let code = match cli.command.unwrap_or_default() {
-        Command::Serve => match visage::app::run(settings).await {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(err) => {
-                tracing::error!(error = %err, "visage stopped");
-                std::process::ExitCode::FAILURE
-            }
-        },
+    let outcome = match cli.command.unwrap_or_default() {
+        Command::Serve => visage::app::run(settings).await,
+        Command::Gc { dry_run } => visage::app::gc(settings, dry_run).await,
+    };
+    let code = match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "visage stopped");
+            std::process::ExitCode::FAILURE
+        }
     };
     visage::telemetry::flush();
     code

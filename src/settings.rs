@@ -114,6 +114,7 @@ pub struct Storage {
     pub backend: Backend,
     pub public_base_url: Option<String>,
     pub health_interval_secs: u64,
+    pub cleanup_grace_secs: u64,
     pub fs: FsStorage,
     pub s3: S3Storage,
 }
@@ -135,6 +136,7 @@ pub struct S3Storage {
     pub force_path_style: bool,
     pub operation_timeout_secs: u64,
     pub attempt_timeout_secs: u64,
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +205,7 @@ pub struct Limits {
 pub struct Pictures {
     pub sizes: Vec<u32>,
     pub cache_bytes: u64,
+    pub cache_ttl_secs: u64,
 }
 
 impl Settings {
@@ -376,7 +379,24 @@ impl Settings {
         positive(
             "storage.health_interval_secs",
             self.storage.health_interval_secs,
-        )
+        )?;
+        positive(
+            "storage.cleanup_grace_secs",
+            self.storage.cleanup_grace_secs,
+        )?;
+        // An upload's write-back must be over before another instance may delete its object.
+        if self.write_back_enabled()
+            && self.storage.cleanup_grace_secs <= self.auth0.management.timeout_secs
+        {
+            return Err(invalid(
+                "storage.cleanup_grace_secs",
+                format!(
+                    "must be longer than auth0.management.timeout_secs ({} s), got {}",
+                    self.auth0.management.timeout_secs, self.storage.cleanup_grace_secs
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_auth(&self) -> Result<(), SettingsError> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::ports::{ObjectKey, ObjectStore, StoreError};
+use crate::ports::{ObjectKey, ObjectStore, StoreError, StoredObject};
 
 /// Temporary files live here, inside the root, so that `rename` stays on one filesystem and is
 /// atomic. Its name is not a valid key segment, so no key can name it.
@@ -88,7 +88,7 @@ impl ObjectStore for FolderStore {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, StoreError> {
         let root = self.root.clone();
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || list_under(&root, &prefix))
@@ -116,8 +116,10 @@ impl ObjectStore for FolderStore {
     }
 }
 
-/// Walks the folder that holds `prefix` and returns the valid keys under it, sorted.
-fn list_under(root: &Path, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+/// Walks the folder that holds `prefix` and returns the valid keys under it with their
+/// modification times (a `put` renames a fresh file into place, so the time is the last put's),
+/// sorted by key.
+fn list_under(root: &Path, prefix: &str) -> Result<Vec<StoredObject>, StoreError> {
     // Start at the deepest folder named by the prefix, then filter by the full prefix.
     let dir_part = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
     if !dir_part.is_empty() && ObjectKey::parse(dir_part).is_err() {
@@ -147,11 +149,17 @@ fn list_under(root: &Path, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
             };
             if let Ok(key) = ObjectKey::parse(relative) {
                 if key.starts_with(prefix) {
-                    keys.push(key);
+                    // Deleted between read_dir and now: not listed.
+                    let modified = match entry.metadata().and_then(|meta| meta.modified()) {
+                        Ok(modified) => modified,
+                        Err(err) if err.kind() == ErrorKind::NotFound => continue,
+                        Err(err) => return Err(classify(err)),
+                    };
+                    keys.push(StoredObject { key, modified });
                 }
             }
         }
     }
-    keys.sort();
+    keys.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(keys)
 }

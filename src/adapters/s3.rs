@@ -1,8 +1,9 @@
 //! The S3 store through `aws-sdk-s3`: AWS, Garage, MinIO, R2 and other compatible stores.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
@@ -14,7 +15,7 @@ use bytes::Bytes;
 
 mod credentials;
 
-use crate::ports::{ObjectKey, ObjectStore, StoreError};
+use crate::ports::{ObjectKey, ObjectStore, StoreError, StoredObject};
 use crate::settings::S3Storage;
 
 pub struct S3Store {
@@ -34,6 +35,7 @@ impl S3Store {
             .region(Region::new(settings.region.clone()))
             .force_path_style(settings.force_path_style)
             .timeout_config(timeouts)
+            .retry_config(retries(settings))
             // Newer SDK defaults add CRC checksums that several S3-compatible stores reject.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -72,6 +74,23 @@ fn https_client() -> SharedHttpClient {
         ))
         .build_https()
 }
+
+
+/// Every call is safe to repeat (content-addressed PUTs, reads, deletes of absent keys), so 5xx,
+/// throttling, dropped connections and attempt timeouts are retried with the SDK's jittered
+/// exponential backoff, within `operation_timeout_secs`: a replicated store that loses one node
+/// still has its quorum, and the request that hit the node as it died just runs again.
+fn retries(settings: &S3Storage) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(settings.max_attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(2))
+}
+
+/// The object `health_check` asks for; it never exists. Its `NoSuchKey` needs the same read
+/// quorum as any picture, so readiness follows whether the cluster can serve, not only whether
+/// one node answers (a bucket HEAD can be answered from a node's local cache).
+const HEALTH_PROBE_KEY: &str = "visage-readiness-probe";
 
 /// Maps any SDK error to its meaning: not found, unavailable (retry later) or rejected.
 fn classify<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
@@ -152,7 +171,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, StoreError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -166,11 +185,16 @@ impl ObjectStore for S3Store {
             for object in page.contents() {
                 // Objects someone else put in the bucket under odd names are ignored.
                 if let Some(key) = object.key().and_then(|k| ObjectKey::parse(k).ok()) {
-                    keys.push(key);
+                    // No time means "just written": never old enough to be cleaned up.
+                    let modified = object
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok())
+                        .unwrap_or_else(SystemTime::now);
+                    keys.push(StoredObject { key, modified });
                 }
             }
         }
-        keys.sort();
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
     }
 
@@ -190,12 +214,21 @@ impl ObjectStore for S3Store {
     }
 
     async fn health_check(&self) -> Result<(), StoreError> {
-        self.client
-            .head_bucket()
+        let outcome = self
+            .client
+            .get_object()
             .bucket(&self.bucket)
+            .key(HEALTH_PROBE_KEY)
             .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            // Only "no such key" proves the bucket is there; a missing bucket is also a 404.
+            Err(SdkError::ServiceError(service)) if service.err().is_no_such_key() => Ok(()),
+            Err(err) => Err(match classify(err) {
+                StoreError::NotFound => StoreError::Rejected("the bucket does not exist".into()),
+                other => other,
+            }),
+        }
     }
 }

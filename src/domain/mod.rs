@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod avatar;
+pub mod cleanup;
 pub mod image;
 pub mod initials;
 pub mod pictures;

@@ -39,9 +39,15 @@ pub struct VariantCache {
 }
 
 impl VariantCache {
-    pub fn new(max_bytes: u64, metrics: &Metrics) -> Result<Self, prometheus::Error> {
+    /// `ttl` bounds how long another instance keeps serving a deleted picture's variants.
+    pub fn new(
+        max_bytes: u64,
+        ttl: std::time::Duration,
+        metrics: &Metrics,
+    ) -> Result<Self, prometheus::Error> {
         let cache = moka::future::Cache::builder()
             .max_capacity(max_bytes)
+            .time_to_live(ttl)
             .weigher(|_key: &(ObjectKey, u32), bytes: &Bytes| {
                 u32::try_from(bytes.len()).unwrap_or(u32::MAX)
             })
@@ -61,7 +67,7 @@ impl VariantCache {
     }
 
     /// Drops the variants of every key under `prefix` (after a delete or cleanup in this
-    /// process; other instances keep theirs until evicted, as a CDN would).
+    /// process; other instances keep theirs until evicted or `pictures.cache_ttl_secs` old).
     pub fn forget_prefix(&self, prefix: &str) {
         let prefix = prefix.to_owned();
         if let Err(err) = self

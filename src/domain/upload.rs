@@ -1,13 +1,13 @@
 //! Uploads and deletes: authorize, normalize off the async workers, store, write back, clean up.
 //!
 //! The order is fixed: validate → store → write back → answer. Keys are content-addressed under
-//! a per-user prefix derived from a hash of the user id, so an upload never overwrites and the
-//! same picture uploaded twice is the same key (idempotent, and cheap: the store is asked first).
+//! a per-user prefix derived from a hash of the user id, so an upload never changes an object's
+//! bytes and the same picture uploaded twice is the same key (idempotent). Replaced pictures go
+//! by the grace rule of [`crate::domain::cleanup`], which holds across instances.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::domain::access;
 pub use crate::domain::access::{Caller, DEV_USER, Target};
+use crate::domain::cleanup;
 use crate::domain::image::{self, ImageError, NormalizedPicture, PipelineLimits};
 use crate::domain::pictures::VariantCache;
 use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
@@ -127,7 +128,7 @@ pub struct UploadService {
     admin_scope: String,
     picture_base: String,
     write_back: bool,
-    locks: UserLocks,
+    cleanup_grace: Duration,
 }
 
 impl UploadService {
@@ -152,7 +153,7 @@ impl UploadService {
             admin_scope: settings.auth.admin_scope.clone(),
             picture_base,
             write_back: settings.write_back_enabled(),
-            locks: UserLocks::default(),
+            cleanup_grace: Duration::from_secs(settings.storage.cleanup_grace_secs),
         }
     }
 
@@ -161,8 +162,8 @@ impl UploadService {
         access::authorize(caller, target, &self.admin_scope).map_err(UploadError::Forbidden)
     }
 
-    /// validate → store → write back → answer; then, with write-back on, remove the user's
-    /// other objects.
+    /// validate → store → write back → answer; then remove the user's replaced pictures that
+    /// the grace rule allows (see [`crate::domain::cleanup`]).
     pub async fn upload(&self, user_id: &str, body: Bytes) -> Result<Uploaded, UploadError> {
         let limits = self.limits;
         let master: NormalizedPicture = self
@@ -184,27 +185,19 @@ impl UploadService {
             content_type: master.format.content_type(),
             bytes: master.bytes.len(),
         };
-        // One user's uploads and deletes run one at a time from store to cleanup, so whichever
-        // write-back lands last, its object is the one that survives. The lock is per process:
-        // with several instances, two racing uploads by one user on different instances can
-        // still delete each other's object (route a user to one instance, or accept that the
-        // next upload repairs it).
-        let _guard = self.locks.lock(&prefix).await;
-        if !self
-            .store
-            .exists(&key)
+        let stored = StoredMaster {
+            key,
+            bytes: Bytes::from(master.bytes),
+            content_type: master.format.content_type(),
+        };
+        // Always PUT, also when the key exists: the PUT refreshes the object's last-modified
+        // time, so another instance's cleanup cannot take it for a replaced picture while this
+        // upload writes it back.
+        self.store
+            .put(&stored.key, stored.bytes.clone(), stored.content_type)
             .await
-            .map_err(UploadError::Storage)?
-        {
-            self.store
-                .put(
-                    &key,
-                    Bytes::from(master.bytes),
-                    master.format.content_type(),
-                )
-                .await
-                .map_err(UploadError::Storage)?;
-        }
+            .map_err(UploadError::Storage)?;
+        let started = SystemTime::now();
         self.profile
             .set_picture(user_id, Some(&picture))
             .await
@@ -212,10 +205,9 @@ impl UploadService {
                 picture: picture.clone(),
                 source,
             })?;
-        if self.write_back {
-            self.remove_others(&prefix, Some(&key)).await;
-        }
-        tracing::info!(key = %key, bytes = uploaded.bytes, "picture uploaded");
+        // With write-back off the cutoff runs from now: nothing was sent in between.
+        self.remove_replaced(&prefix, &stored, started).await;
+        tracing::info!(key = %stored.key, bytes = uploaded.bytes, "picture uploaded");
         Ok(uploaded)
     }
 
@@ -223,7 +215,6 @@ impl UploadService {
     /// points at a deleted object, and a failed clear deletes nothing (a retry is safe).
     pub async fn delete(&self, user_id: &str) -> Result<(), UploadError> {
         let prefix = user_prefix(user_id);
-        let _guard = self.locks.lock(&prefix).await;
         self.profile
             .set_picture(user_id, None)
             .await
@@ -244,57 +235,50 @@ impl UploadService {
         Ok(())
     }
 
-    /// Best effort: a leftover object costs storage, never correctness, so failures are logged.
-    async fn remove_others(&self, prefix: &str, keep: Option<&ObjectKey>) {
-        let keys = match self.store.list(prefix).await {
-            Ok(keys) => keys,
+    /// Best effort: a leftover object costs storage, never correctness, so failures are logged
+    /// (the next upload or `visage gc` collects it). Puts this upload's object back when the
+    /// listing misses it (a concurrent delete removed it after this write-back was sent).
+    async fn remove_replaced(&self, prefix: &str, own: &StoredMaster, started: SystemTime) {
+        let objects = match self.store.list_objects(prefix).await {
+            Ok(objects) => objects,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot list old pictures; they stay");
+                tracing::warn!(error = %err, "cannot list replaced pictures; they stay");
                 return;
             }
         };
-        for key in keys.iter().filter(|k| Some(*k) != keep) {
-            if let Err(err) = self.store.delete(key).await {
-                tracing::warn!(error = %err, key = %key, "cannot delete an old picture; it stays");
+        if self.write_back && !objects.iter().any(|object| object.key == own.key) {
+            tracing::warn!(key = %own.key, "the written-back picture was deleted meanwhile; storing it again");
+            if let Err(err) = self
+                .store
+                .put(&own.key, own.bytes.clone(), own.content_type)
+                .await
+            {
+                tracing::error!(error = %err, key = %own.key, "cannot store the written-back picture again");
             }
         }
-        self.variants.forget_prefix(prefix);
-    }
-}
-
-/// One async mutex per user prefix, created on demand and dropped when no request holds it.
-#[derive(Default)]
-struct UserLocks {
-    map: Mutex<LockMap>,
-}
-
-#[derive(Default)]
-struct LockMap {
-    locks: HashMap<String, Weak<tokio::sync::Mutex<()>>>,
-    prune_at: usize,
-}
-
-impl UserLocks {
-    async fn lock(&self, prefix: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let mutex = {
-            let mut map = self
-                .map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(live) = map.locks.get(prefix).and_then(Weak::upgrade) {
-                live
-            } else {
-                if map.locks.len() >= map.prune_at {
-                    map.locks.retain(|_, lock| lock.strong_count() > 0);
-                    map.prune_at = (map.locks.len() * 2).max(64);
+        let cutoff = started
+            .checked_sub(self.cleanup_grace)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut removed = 0_usize;
+        for key in cleanup::stale(&objects, Some(&own.key), cutoff) {
+            match self.store.delete(key).await {
+                Ok(()) => removed += 1,
+                Err(err) => {
+                    tracing::warn!(error = %err, key = %key, "cannot delete a replaced picture; it stays");
                 }
-                let fresh = Arc::new(tokio::sync::Mutex::new(()));
-                map.locks.insert(prefix.to_owned(), Arc::downgrade(&fresh));
-                fresh
             }
-        };
-        mutex.lock_owned().await
+        }
+        if removed > 0 {
+            self.variants.forget_prefix(prefix);
+        }
     }
+}
+
+/// The master as this upload stored it, kept to store it again if a delete races the upload.
+struct StoredMaster {
+    key: ObjectKey,
+    bytes: Bytes,
+    content_type: &'static str,
 }
 
 #[cfg(test)]

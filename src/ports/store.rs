@@ -1,6 +1,7 @@
 //! The object store port: content-addressed pictures in a folder or an S3 bucket.
 
 use std::fmt;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -60,6 +61,14 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// One listed object: its key and when it was last written (the store's clock). A `put` of an
+/// existing key refreshes the time, which the grace-period cleanup relies on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: ObjectKey,
+    pub modified: SystemTime,
+}
+
 /// Where pictures are kept. Keys are content-addressed, so `put` of an existing key stores the
 /// same bytes again and is harmless; readers never see a partly written object.
 #[async_trait]
@@ -75,8 +84,18 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError>;
     /// Whether the object exists, without reading it.
     async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError>;
+    /// Every object under `prefix` (which ends with `/`) with its last-modified time, in
+    /// lexical order of keys.
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, StoreError>;
     /// Every key under `prefix` (which ends with `/`), in lexical order.
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError>;
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        Ok(self
+            .list_objects(prefix)
+            .await?
+            .into_iter()
+            .map(|object| object.key)
+            .collect())
+    }
     /// Removes the object; removing an absent object succeeds.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
     /// A cheap round trip that proves the store answers (for `/readyz`).

@@ -3,6 +3,8 @@
 mod auth0;
 mod avatar;
 mod browser;
+mod cleanup;
+mod cluster;
 mod common;
 mod foundation;
 mod initials;

@@ -1,6 +1,7 @@
 //! One contract for the object-store port, run against the folder store and a real Garage.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use visage::adapters::fs::FolderStore;
@@ -26,6 +27,7 @@ async fn object_store_contract(store: Arc<dyn ObjectStore>, prefix: &str) {
         .expect("deleting an absent object succeeds");
 
     // Round trip, byte for byte, including a larger body.
+    let before_puts = SystemTime::now();
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     store
         .put(&a, Bytes::from_static(b"\xff\xd8hello"), "image/jpeg")
@@ -46,11 +48,25 @@ async fn object_store_contract(store: Arc<dyn ObjectStore>, prefix: &str) {
     );
     assert!(store.exists(&a).await.expect("exists"));
 
-    // Putting the same key again (content-addressed: same bytes) is harmless.
+    // Listing tells when each object was last written (the store's clock, close to ours), and
+    // putting the same key again (content-addressed: same bytes) is harmless and refreshes that
+    // time, which the grace-period cleanup relies on.
+    let first = modified_of(store.as_ref(), prefix, &a).await;
+    let skew = Duration::from_secs(30);
+    assert!(
+        first + skew > before_puts && first < SystemTime::now() + skew,
+        "last-modified {first:?} is not around now"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     store
         .put(&a, Bytes::from_static(b"\xff\xd8hello"), "image/jpeg")
         .await
         .expect("re-put");
+    let second = modified_of(store.as_ref(), prefix, &a).await;
+    assert!(
+        second > first,
+        "a re-put refreshes the time: {first:?} → {second:?}"
+    );
 
     // Listing is by prefix, sorted, and a sibling prefix that shares characters is not included.
     let other = key(&format!("{prefix}/u10/c.jpg"));
@@ -107,6 +123,17 @@ async fn object_store_contract(store: Arc<dyn ObjectStore>, prefix: &str) {
             .expect("list")
             .is_empty()
     );
+}
+
+async fn modified_of(store: &dyn ObjectStore, prefix: &str, key: &ObjectKey) -> SystemTime {
+    store
+        .list_objects(&format!("{prefix}/u1/"))
+        .await
+        .expect("list objects")
+        .into_iter()
+        .find(|object| &object.key == key)
+        .map(|object| object.modified)
+        .expect("listed")
 }
 
 fn run_prefix() -> String {

@@ -2,6 +2,7 @@
 //! on Garage, dev mode, idempotent repeats and deletes.
 
 use std::path::Path;
+use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
@@ -468,8 +469,14 @@ async fn without_an_issuer_uploads_are_unauthorized() {
     app.stop().await;
 }
 
-/// Write-back on (stand-in Management API): the PATCH lands before the 201, older objects go
-/// only after it, a delete clears the field, and a failed write is a truthful 502.
+/// The grace of the tests that wait for replaced pictures to go (longer than their 2 s
+/// write-back bound, as the settings demand).
+const TEST_GRACE: &str = "3";
+const PAST_TEST_GRACE: Duration = Duration::from_millis(3300);
+
+/// Write-back on (stand-in Management API): the PATCH lands before the 201, a replaced object
+/// stays for the grace period and goes with the next upload after it, a delete clears the field,
+/// and a failed write is a truthful 502.
 #[actix_web::test]
 async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
     use crate::common::auth0::FakeTenant;
@@ -479,6 +486,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
     let mut pairs = tenant.overrides();
     pairs.extend(mgmt.overrides());
     pairs.push(("auth0.management.timeout_secs", "2".to_owned()));
+    pairs.push(("storage.cleanup_grace_secs", TEST_GRACE.to_owned()));
     let app = TestApp::spawn(&common::as_overrides(&pairs)).await;
     let user = "auth0|writer/with-slash";
     let token = tenant.token_for(user);
@@ -501,15 +509,38 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
             patch.raw_path
         );
         let stored = files_under(app.data.path());
-        assert_eq!(
-            stored.len(),
-            1,
-            "only the referenced object is left: {stored:?}"
-        );
         let key = body["key"].as_str().expect("key");
-        assert!(stored[0].ends_with(key), "{stored:?} holds {key}");
+        assert!(
+            stored.iter().any(|f| f.ends_with(key)),
+            "{stored:?} holds {key}"
+        );
         pictures.push(body);
     }
+    let stored = files_under(app.data.path());
+    assert_eq!(
+        stored.len(),
+        2,
+        "the replaced picture stays for the grace: {stored:?}"
+    );
+    // Once the replaced picture is older than the grace, the next upload removes it.
+    tokio::time::sleep(PAST_TEST_GRACE).await;
+    let res = post_raw(
+        &app,
+        &path,
+        "image/webp",
+        fixture("quadrants.webp"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let stored = files_under(app.data.path());
+    let key = pictures[1]["key"].as_str().expect("key");
+    assert_eq!(
+        stored.len(),
+        1,
+        "only the profile's picture is left: {stored:?}"
+    );
+    assert!(stored[0].ends_with(key), "{stored:?} holds {key}");
 
     let res = app
         .client
@@ -563,7 +594,8 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
     tenant.stop().await;
 }
 
-/// Racing uploads by one user: whichever write lands last, its object is the one that exists.
+/// Racing uploads by one user: whichever write lands last, its object exists; the replaced ones
+/// stay for the grace period and go with the next upload after it.
 #[actix_web::test]
 async fn racing_uploads_leave_the_last_written_object() {
     use crate::common::auth0::FakeTenant;
@@ -572,6 +604,8 @@ async fn racing_uploads_leave_the_last_written_object() {
     let mgmt = MgmtStandIn::start();
     let mut pairs = tenant.overrides();
     pairs.extend(mgmt.overrides());
+    pairs.push(("auth0.management.timeout_secs", "2".to_owned()));
+    pairs.push(("storage.cleanup_grace_secs", TEST_GRACE.to_owned()));
     let app = TestApp::spawn(&common::as_overrides(&pairs)).await;
     let user = "auth0|racer";
     let token = tenant.token_for(user);
@@ -591,14 +625,29 @@ async fn racing_uploads_leave_the_last_written_object() {
         .as_str()
         .expect("url")
         .to_owned();
+    let key = url.split("/pictures/").nth(1).expect("key").to_owned();
     let stored = files_under(app.data.path());
-    assert_eq!(stored.len(), 1, "{stored:?}");
-    let key = url.split("/pictures/").nth(1).expect("key");
+    assert_eq!(stored.len(), 4, "all younger than the grace: {stored:?}");
     assert!(
-        stored[0].ends_with(key),
+        stored.iter().any(|f| f.ends_with(&key)),
         "the last written {key} exists: {stored:?}"
     );
     assert_eq!(app.get(&format!("/pictures/{key}")).await.status(), 200);
+
+    tokio::time::sleep(PAST_TEST_GRACE).await;
+    let res = post_raw(
+        &app,
+        &path,
+        "image/jpeg",
+        fixture("greyscale.jpg"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    let stored = files_under(app.data.path());
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].ends_with(body["key"].as_str().expect("key")));
     app.stop().await;
     mgmt.stop().await;
     tenant.stop().await;

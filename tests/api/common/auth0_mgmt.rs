@@ -47,6 +47,9 @@ struct State {
     /// The Management API identifier a token request must name as `audience` (else 403, as
     /// Auth0 answers "Service not found"); default `{base}/api/v2/`.
     identifier: String,
+    /// Each PATCH waits a random time up to this before it is applied, so concurrent writes
+    /// land in random order (the recorded order is the order they were applied in).
+    max_latency: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -122,6 +125,26 @@ impl MgmtStandIn {
         identifier.clone_into(&mut self.lock().identifier);
     }
 
+    /// PATCHes are applied after a random delay of up to `max` each (random landing order).
+    pub fn set_random_latency(&self, max: Duration) {
+        self.lock().max_latency = Some(max);
+    }
+
+    /// The picture Auth0 last accepted for the user whose raw (percent-encoded) path ends with
+    /// `encoded_id`: the last 200 PATCH in the order they were applied; `None` when cleared.
+    pub fn accepted_picture(&self, encoded_id: &str) -> Option<String> {
+        self.lock()
+            .patches
+            .iter()
+            .rev()
+            .find(|p| p.status == 200 && p.raw_path.ends_with(encoded_id))
+            .and_then(|p| {
+                p.body["user_metadata"]["picture"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+    }
+
     pub fn set_expires_in(&self, secs: u64) {
         self.lock().expires_in = secs;
     }
@@ -149,6 +172,11 @@ async fn answer(
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
 ) -> HttpResponse {
+    let max_latency = state.lock().expect("stand-in state").max_latency;
+    if let Some(max) = max_latency.filter(|_| req.method() == actix_web::http::Method::PATCH) {
+        let millis = rand::random_range(0..=max.as_millis() as u64);
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
     let mut state = state.lock().expect("stand-in state");
     let path = req.uri().path().to_owned();
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -1,0 +1,210 @@
+//! Removing replaced pictures on several instances without coordination: the grace rule.
+//!
+//! # Why a grace period, and not a lock or a pointer
+//! Instances share nothing but the bucket and Auth0. A lock per user would need a coordination
+//! service; a per-user pointer object needs conditional writes (`If-Match`), which Garage does
+//! not implement. What every S3 store does give is a last-modified time per object, and
+//! what visage gives is a bound on how long an upload's write-back can take
+//! (`auth0.management.timeout_secs`, enforced by the Auth0 adapter around token, retries and
+//! PATCH). So:
+//!
+//! 1. An upload always PUTs its object, also when the content-addressed key already exists: the
+//!    PUT refreshes the object's last-modified time to "now".
+//! 2. It notes `started`, the moment just before its write-back is sent, and runs the write-back.
+//! 3. Only when the write-back landed, it deletes the user's *other* objects last modified
+//!    before `started - grace`, where `grace` (`storage.cleanup_grace_secs`) is longer than the
+//!    write-back bound plus the clock skew between instances and the store.
+//!
+//! # The guarantee
+//! After any interleaving of uploads of one user on any instances, the picture that Auth0
+//! accepted last exists. Let D be an upload whose cleanup deletes object X, and suppose Auth0
+//! accepted X's write-back after D's. X's write-back landed after D's was sent, i.e. after
+//! `started(D)`; it was sent after X's last PUT and took less than the write-back bound, so X's
+//! last PUT is later than `started(D) - bound > started(D) - grace`: X is too young for D's
+//! cleanup. Contradiction. The cutoff is fixed before D's write-back, so a cleanup that runs
+//! late (a stalled instance, a slow listing) deletes nothing it must not.
+//!
+//! If the object of the accepted write-back was nevertheless removed (a concurrent `DELETE`, see
+//! below), the upload PUTs it again when its cleanup's listing misses it.
+//!
+//! # Orphans, and who collects them
+//! Every object that a user's successful upload finds older than its cutoff goes; what stays is
+//! the profile's picture plus the user's objects written within `grace` (plus the write-back
+//! bound) before the last successful upload or after it (racing uploads, uploads that answered
+//! 502, uploads whose cleanup failed): at most the user's uploads in that window, which
+//! `limits.uploads_per_minute` bounds; in practice none or one. They are collected by the user's
+//! next successful upload once they are older than the grace, or by `visage gc` (see [`collect`]).
+//!
+//! # Write-back off
+//! Without a profile, "current" is the newest upload: an upload deletes the user's other
+//! objects older than `now - grace`, so an app that stored an earlier URL has `grace` to switch.
+//!
+//! # A delete racing an upload
+//! `DELETE` clears the profile, then deletes every object of the user. If an upload on another
+//! instance stored its object before the delete listed the user's objects, and its write-back
+//! lands after the delete's clear, the profile names that object although the delete removed it.
+//! The upload's own cleanup PUTs it back when its listing misses it, so this only remains when
+//! the delete's removal lands after that listing (the delete between its list and its removal
+//! slower than the upload's PATCH answer plus one listing): the profile then names a missing
+//! picture (`/pictures` answers 404, apps fall back to `/avatar`) until the user's next upload.
+//! Every other interleaving ends with either no picture and no object, or the upload's picture
+//! stored and in the profile.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::ports::{ObjectKey, ObjectStore, StoreError, StoredObject};
+
+/// The user prefix of a key: everything up to and including its last `/`.
+fn prefix_of(key: &ObjectKey) -> &str {
+    let key = key.as_str();
+    key.rfind('/').map_or("", |slash| &key[..=slash])
+}
+
+/// The objects among `objects` that a cleanup with this `cutoff` deletes: last modified before
+/// it, and not `keep`.
+pub fn stale<'a>(
+    objects: &'a [StoredObject],
+    keep: Option<&ObjectKey>,
+    cutoff: SystemTime,
+) -> impl Iterator<Item = &'a ObjectKey> {
+    objects
+        .iter()
+        .filter(move |object| object.modified < cutoff && Some(&object.key) != keep)
+        .map(|object| &object.key)
+}
+
+/// What `visage gc` did (or, with `dry_run`, would do).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GcReport {
+    pub users: usize,
+    pub objects: usize,
+    pub deleted: usize,
+    pub failed: usize,
+}
+
+/// How `collect` decides what one user's stale objects are.
+#[derive(Debug, Clone, Copy)]
+pub struct GcPolicy {
+    pub grace: Duration,
+    /// With write-back on, "current" is what Auth0 last accepted, which the store cannot see.
+    pub write_back: bool,
+    pub dry_run: bool,
+}
+
+/// The cutoff for one user's objects, given the newest one's time.
+///
+/// With write-back on, an object written more than `grace` before the user's newest object
+/// finished its write-back before that newest object was even stored, so once the newest one's
+/// write-back landed, it is not the profile's picture (the argument of the module docs, with the
+/// newest object's PUT as the later upload's start). The one case this cannot see is a newest
+/// upload whose write-back never landed (it answered 502 and was not repeated, or its instance
+/// died between PUT and PATCH): the profile may then still name an older picture, which `gc`
+/// would remove once the newer object is `grace` old; the upload path never does (it cleans up
+/// only after its own write-back landed). Run `gc` with `--dry-run` first where 502s were seen.
+///
+/// With write-back off, the newest object stays and every other one older than `grace` goes.
+pub fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) -> SystemTime {
+    let reference = if policy.write_back { newest } else { now };
+    reference
+        .checked_sub(policy.grace)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// Deletes, for every user under `root` (e.g. `u/`), the objects that [`gc_cutoff`] allows,
+/// never the user's newest. The listing goes shard by shard (the first hex digit of the user
+/// hash), so memory holds one sixteenth of the bucket's keys at a time.
+pub async fn collect(
+    store: &dyn ObjectStore,
+    root: &str,
+    policy: GcPolicy,
+) -> Result<GcReport, StoreError> {
+    let mut report = GcReport::default();
+    for shard in "0123456789abcdef".chars() {
+        let listed = store.list_objects(&format!("{root}{shard}")).await?;
+        let mut users: BTreeMap<&str, Vec<StoredObject>> = BTreeMap::new();
+        for object in &listed {
+            users
+                .entry(prefix_of(&object.key))
+                .or_default()
+                .push(object.clone());
+        }
+        let now = SystemTime::now();
+        for objects in users.values() {
+            report.users += 1;
+            report.objects += objects.len();
+            let Some(newest) = objects.iter().max_by_key(|object| object.modified) else {
+                continue;
+            };
+            let cutoff = gc_cutoff(&policy, newest.modified, now);
+            for key in stale(objects, Some(&newest.key), cutoff) {
+                if policy.dry_run {
+                    report.deleted += 1;
+                    continue;
+                }
+                match store.delete(key).await {
+                    Ok(()) => report.deleted += 1,
+                    Err(err) => {
+                        report.failed += 1;
+                        tracing::warn!(error = %err, key = %key, "gc: cannot delete; it stays");
+                    }
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, secs: u64) -> StoredObject {
+        StoredObject {
+            key: ObjectKey::parse(key).expect("key"),
+            modified: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn stale_is_older_than_the_cutoff_and_never_the_kept_key() {
+        let objects = [
+            object("u/a/old.jpg", 100),
+            object("u/a/kept.jpg", 50),
+            object("u/a/young.jpg", 200),
+            object("u/a/edge.jpg", 150),
+        ];
+        let keep = ObjectKey::parse("u/a/kept.jpg").expect("key");
+        let gone: Vec<&str> = stale(&objects, Some(&keep), at(150))
+            .map(ObjectKey::as_str)
+            .collect();
+        assert_eq!(gone, ["u/a/old.jpg"]);
+    }
+
+    #[test]
+    fn gc_cutoff_follows_the_newest_object_with_write_back_and_the_clock_without() {
+        let grace = Duration::from_secs(60);
+        let on = GcPolicy {
+            grace,
+            write_back: true,
+            dry_run: false,
+        };
+        let off = GcPolicy {
+            write_back: false,
+            ..on
+        };
+        assert_eq!(gc_cutoff(&on, at(1000), at(5000)), at(940));
+        assert_eq!(gc_cutoff(&off, at(1000), at(5000)), at(4940));
+        assert_eq!(gc_cutoff(&off, at(10), at(30)), SystemTime::UNIX_EPOCH);
+    }
+
+    #[test]
+    fn prefixes_end_at_the_last_slash() {
+        let key = ObjectKey::parse("u/0123/abc.jpg").expect("key");
+        assert_eq!(prefix_of(&key), "u/0123/");
+    }
+}
