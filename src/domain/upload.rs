@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::domain::image::{self, ImageError, NormalizedPicture, PipelineLimits};
+use crate::domain::image::{self, CropRect, ImageError, Master, PipelineLimits};
 use crate::domain::pictures::VariantCache;
 use crate::ports::tokens::VerifiedToken;
 use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
@@ -73,6 +73,8 @@ pub struct Uploaded {
     pub height: u32,
     pub content_type: &'static str,
     pub bytes: usize,
+    /// Base64 ThumbHash of the master.
+    pub thumbhash: String,
 }
 
 /// Runs CPU-bound image work on the blocking pool, at most `permits` at once, within a deadline;
@@ -206,11 +208,20 @@ impl UploadService {
 
     /// validate → store → write back → answer; then, with write-back on, remove the user's
     /// other objects.
-    pub async fn upload(&self, user_id: &str, body: Bytes) -> Result<Uploaded, UploadError> {
+    /// `crop` is the user's rectangle in pixels of the upright picture (none: the whole picture).
+    pub async fn upload(
+        &self,
+        user_id: &str,
+        body: Bytes,
+        crop: Option<CropRect>,
+    ) -> Result<Uploaded, UploadError> {
         let limits = self.limits;
-        let master: NormalizedPicture = self
+        let Master {
+            picture: master,
+            thumbhash,
+        } = self
             .runner
-            .run(move || image::normalize(&body, &limits))
+            .run(move || image::normalize_master(&body, &limits, crop))
             .await?;
         let sha256 = hex::encode(Sha256::digest(&master.bytes));
         let prefix = user_prefix(user_id);
@@ -226,6 +237,7 @@ impl UploadService {
             height: master.height,
             content_type: master.format.content_type(),
             bytes: master.bytes.len(),
+            thumbhash,
         };
         // One user's uploads and deletes run one at a time from store to cleanup, so whichever
         // write-back lands last, its object is the one that survives. The lock is per process:

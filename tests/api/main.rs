@@ -4,6 +4,7 @@ mod auth0;
 mod avatar;
 mod browser;
 mod common;
+mod crop;
 mod foundation;
 mod initials;
 mod page;
