@@ -5,6 +5,7 @@ mod avatar;
 mod browser;
 mod common;
 mod crop;
+mod editor;
 mod foundation;
 mod initials;
 mod page;
