@@ -1,20 +1,27 @@
 /**
- * visage post-login Action: puts a picture in every ID token.
+ * visage post-login Action: gives every ID token a picture (Auth0 Actions, Node 22 runtime).
  *
- * The `picture` claim becomes `user_metadata.picture` when that URL was handed out by this
- * visage (it starts with VISAGE_PUBLIC_URL + "/"; users can edit their own user_metadata, so a
- * foreign URL never reaches the token), otherwise visage's Gravatar proxy for the user's email
- * (which falls back to initials), or an initials picture when there is no email.
+ * The picture, in this order (the contract, docs/API.md):
+ *  1. the uploaded picture: app_metadata.picture, then user_metadata.picture, then the root
+ *     picture, only when the URL lies under this visage (VISAGE_PUBLIC_URL, or
+ *     VISAGE_PICTURE_BASE_URL when pictures are served from a CDN) — users can edit their own
+ *     user_metadata, so a foreign URL never reaches the token;
+ *  2. the identity provider's own picture (Google, GitHub, Microsoft… in event.user.picture),
+ *     kept as it is unless the secret VISAGE_OVERRIDE_IDP_PICTURE is "true";
+ *  3. otherwise (no picture, or Auth0's default: a Gravatar URL whose `d` is
+ *     https://cdn.auth0.com/avatars/…) visage's /avatar/{sha256(email)}?name=… when
+ *     event.user.email_verified is true, else /initials/{name}.png: nobody gets the Gravatar
+ *     of an address they have not proven to own.
  *
- * Secrets: VISAGE_PUBLIC_URL, e.g. "https://visage.example.com" (the service's server.public_url);
- * optional VISAGE_PICTURE_BASE_URL when pictures are served elsewhere (storage.public_base_url).
- * No dependencies: only Node's built-in crypto, which Auth0 Actions provide.
+ * The claim is set as `picture` and, because Auth0 may refuse to change standard OIDC claims
+ * from an Action, also under the namespaced name `{VISAGE_PUBLIC_URL}/picture`.
+ * No dependencies: only Node's built-in crypto.
  */
 'use strict';
 
 const crypto = require('crypto');
 
-/** The public URL without trailing slashes, or null when it is not an http(s) URL. */
+/** The URL without trailing slashes, or null when it is not a plain http(s) URL. */
 function baseUrl(value) {
   if (typeof value !== 'string') return null;
   const trimmed = value.trim().replace(/\/+$/, '');
@@ -34,7 +41,7 @@ function baseUrl(value) {
  * Parsing (not a string prefix alone) defeats `https://visage.example.com.evil.com/...`,
  * `https://visage.example.com@evil.com/...` and `/../` tricks.
  */
-function isOurs(picture, base) {
+function isUnder(picture, base) {
   if (typeof picture !== 'string' || !picture.startsWith(base + '/')) return false;
   let url;
   let root;
@@ -52,48 +59,87 @@ function isOurs(picture, base) {
   );
 }
 
-/** The name visage should draw initials from: the profile's name, else the email's local part. */
+/** The URL when `value` is an absolute https (or http) URL, else null. */
+function httpUrl(value) {
+  if (typeof value !== 'string' || !value.trim()) return null;
+  try {
+    const url = new URL(value.trim());
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * True for the picture Auth0 gives users whose connection has none (database, passwordless,
+ * enterprise without a photo): a Gravatar URL whose `d` fallback is cdn.auth0.com/avatars/…,
+ * or that fallback itself.
+ */
+function isAuth0Default(picture) {
+  const url = httpUrl(picture);
+  if (!url) return false;
+  const isAuth0Avatar = (u) => u && u.hostname === 'cdn.auth0.com' && u.pathname.startsWith('/avatars/');
+  if (isAuth0Avatar(url)) return true;
+  const gravatar = url.hostname === 'gravatar.com' || url.hostname.endsWith('.gravatar.com');
+  const fallback = url.searchParams.get('d') || url.searchParams.get('default');
+  return gravatar && isAuth0Avatar(httpUrl(fallback));
+}
+
+/**
+ * The name visage draws initials from. Database and passwordless users have their email (or
+ * phone number) as `name`: only an email's local part is used, and a candidate without a
+ * letter (a phone number) is skipped, so no address or number lands in a picture URL.
+ */
 function displayName(user) {
   const fullName = [user.given_name, user.family_name].filter((part) => typeof part === 'string').join(' ');
   for (const candidate of [user.name, fullName, user.nickname]) {
-    // Auth0 sets `name` to the email for database users; initials of the email are fine too.
-    if (typeof candidate === 'string' && candidate.trim()) return candidate.trim();
+    if (typeof candidate !== 'string') continue;
+    const text = (candidate.includes('@') ? candidate.split('@')[0] : candidate).trim();
+    if (/\p{L}/u.test(text)) return text;
   }
-  if (typeof user.email === 'string' && user.email.includes('@')) return user.email.split('@')[0];
   return '?';
 }
 
 /**
- * The picture URL for a user under visage at `base`. `app_metadata.picture` (written when
- * visage's auth0.management.field is app_metadata) is read first, then `user_metadata.picture`;
- * `pictureBases` are the extra origins pictures may be served from (storage.public_base_url).
+ * The picture claim for `user`. `bases` are the URLs uploaded pictures may live under (the
+ * public URL first); `overrideIdp` replaces an identity provider's own picture too.
  */
-function pictureFor(user, base, pictureBases = []) {
-  const allowed = [base, ...pictureBases];
+function pictureFor(user, bases, overrideIdp) {
+  const [base] = bases;
+  const ours = (picture) => bases.some((prefix) => isUnder(picture, prefix));
   for (const metadata of [user.app_metadata, user.user_metadata]) {
     const uploaded = metadata && metadata.picture;
-    if (allowed.some((prefix) => isOurs(uploaded, prefix))) return uploaded;
+    if (ours(uploaded)) return uploaded;
   }
-  const name = displayName(user);
+  // With auth0.management.field = root, visage writes the root picture itself.
+  if (ours(user.picture)) return user.picture;
+  if (!overrideIdp && httpUrl(user.picture) && !isAuth0Default(user.picture)) {
+    return user.picture;
+  }
+  const name = encodeURIComponent(displayName(user));
   const email = typeof user.email === 'string' ? user.email.trim().toLowerCase() : '';
-  if (email) {
+  if (email && user.email_verified === true) {
     const hash = crypto.createHash('sha256').update(email, 'utf8').digest('hex');
-    return `${base}/avatar/${hash}?name=${encodeURIComponent(name)}`;
+    return `${base}/avatar/${hash}?name=${name}`;
   }
-  return `${base}/initials/${encodeURIComponent(name)}.png`;
+  return `${base}/initials/${name}.png`;
 }
 
 exports.onExecutePostLogin = async (event, api) => {
-  const base = baseUrl(event.secrets && event.secrets.VISAGE_PUBLIC_URL);
+  const secrets = event.secrets || {};
+  const base = baseUrl(secrets.VISAGE_PUBLIC_URL);
   if (!base) {
     // A missing or malformed secret must not block logins: leave the claim as Auth0 set it.
     console.log('visage: secret VISAGE_PUBLIC_URL is missing or not an http(s) URL; picture claim unchanged');
     return;
   }
-  const pictureBase = baseUrl(event.secrets.VISAGE_PICTURE_BASE_URL);
-  const pictureBases = pictureBase ? [pictureBase] : [];
-  api.idToken.setCustomClaim('picture', pictureFor(event.user || {}, base, pictureBases));
+  const pictureBase = baseUrl(secrets.VISAGE_PICTURE_BASE_URL);
+  const bases = pictureBase ? [base, pictureBase] : [base];
+  const overrideIdp = String(secrets.VISAGE_OVERRIDE_IDP_PICTURE || '').trim().toLowerCase() === 'true';
+  const picture = pictureFor(event.user || {}, bases, overrideIdp);
+  api.idToken.setCustomClaim('picture', picture);
+  api.idToken.setCustomClaim(`${base}/picture`, picture);
 };
 
 // For the tests; Auth0 only calls onExecutePostLogin.
-exports._internals = { baseUrl, isOurs, pictureFor, displayName };
+exports._internals = { baseUrl, isUnder, isAuth0Default, pictureFor, displayName };

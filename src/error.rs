@@ -143,6 +143,7 @@ impl From<crate::domain::image::ImageError> for ApiError {
         match err {
             ImageError::Unsupported(message) => Self::UnsupportedMediaType(message),
             ImageError::Invalid(message) => Self::InvalidImage(message),
+            ImageError::InvalidCrop(message) => Self::InvalidParameter(message),
         }
     }
 }

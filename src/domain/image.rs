@@ -11,8 +11,10 @@
 //! - JPEG is decoded with shrink-on-load (DCT-domain 1/2, 1/4, 1/8 scaling) to the smallest scale
 //!   whose short edge still covers the master, then resized with Lanczos3.
 
+mod crop;
 mod jpeg;
 mod sniff;
+mod thumb;
 
 use std::io::Cursor;
 
@@ -22,8 +24,11 @@ use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 
+pub use crop::{CropRect, MIN_CROP_EDGE};
 pub use sniff::SourceFormat;
 pub use sniff::sniff;
+
+use crop::Region;
 
 /// JPEG quality of masters and variants: visually lossless for avatars at a fraction of the size.
 const JPEG_QUALITY: u8 = 85;
@@ -128,6 +133,9 @@ pub enum ImageError {
     /// An accepted format that cannot be used: truncated, undecodable, too large or too small (HTTP 422).
     #[error("{0}")]
     Invalid(String),
+    /// A crop rectangle that is not inside the upright picture or too small (HTTP 400).
+    #[error("{0}")]
+    InvalidCrop(String),
 }
 
 impl ImageError {
@@ -146,21 +154,50 @@ pub(crate) enum Pixels {
 pub(crate) struct Decoded {
     pub width: u32,
     pub height: u32,
+    /// The size the header declares; larger than `width`×`height` after JPEG shrink-on-load.
+    pub source_width: u32,
+    pub source_height: u32,
     pub pixels: Pixels,
     pub orientation: Orientation,
 }
 
+/// A stored master and its ThumbHash (base64), the blurred placeholder apps show while it loads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Master {
+    pub picture: NormalizedPicture,
+    pub thumbhash: String,
+}
+
 /// Turns an upload into the stored master: see the module documentation for each step.
 pub fn normalize(input: &[u8], limits: &PipelineLimits) -> Result<NormalizedPicture, ImageError> {
+    normalize_master(input, limits, None).map(|master| master.picture)
+}
+
+/// [`normalize`] with the user's crop: the master is the largest centred square inside `crop`
+/// (pixels of the upright picture), or of the whole picture without one.
+pub fn normalize_master(
+    input: &[u8],
+    limits: &PipelineLimits,
+    crop: Option<CropRect>,
+) -> Result<Master, ImageError> {
     let format = sniff::sniff(input)?;
     let target = limits.master_size.max(1);
     let decoded = match format {
-        SourceFormat::Jpeg => jpeg::decode(input, limits, target)?,
+        SourceFormat::Jpeg => jpeg::decode(input, limits, target, crop.map(|c| c.side()))?,
         SourceFormat::Png | SourceFormat::Webp | SourceFormat::Gif => {
             decode_with_image(input, format.image_format(), limits)?
         }
     };
-    finish(decoded, target)
+    let region = match crop {
+        None => Region::centred_square(decoded.width, decoded.height),
+        Some(crop) => crop::square_region(
+            crop,
+            (decoded.source_width, decoded.source_height),
+            (decoded.width, decoded.height),
+            decoded.orientation,
+        )?,
+    };
+    finish(decoded, region, target)
 }
 
 /// A square variant of a stored master, for `GET /pictures/{key}?size=N` (Lanczos3); same format
@@ -181,7 +218,8 @@ pub fn resize_master(master: &[u8], size: u32) -> Result<NormalizedPicture, Imag
     };
     let decoded = decode_with_image(master, format, &limits)?;
     let keep_jpeg = format == ImageFormat::Jpeg;
-    let (width, height, pixels) = crop_and_resize(&decoded, size.max(1))?;
+    let region = Region::centred_square(decoded.width, decoded.height);
+    let (width, height, pixels) = crop_and_resize(&decoded, region, size.max(1))?;
     let pixels = if keep_jpeg {
         match pixels {
             Pixels::Rgba(rgba) => Pixels::Rgb(drop_alpha(&rgba)),
@@ -222,6 +260,8 @@ fn decode_with_image(
     Ok(Decoded {
         width,
         height,
+        source_width: width,
+        source_height: height,
         pixels,
         orientation,
     })
@@ -237,13 +277,15 @@ fn map_image_error(err: image::ImageError) -> ImageError {
 }
 
 /// Crop, resize, orient and encode: the steps shared by every source format.
-fn finish(decoded: Decoded, target: u32) -> Result<NormalizedPicture, ImageError> {
+fn finish(decoded: Decoded, region: Region, target: u32) -> Result<Master, ImageError> {
     let orientation = decoded.orientation;
-    let (width, height, pixels) = crop_and_resize(&decoded, target)?;
+    let (width, height, pixels) = crop_and_resize(&decoded, region, target)?;
     drop(decoded);
-    // Orienting the square after resizing is exact (a centred square crop commutes with the
-    // eight EXIF transforms) and touches 512² pixels instead of the full picture.
+    // Orienting the square after resizing is exact (the region is the stored image of the
+    // upright square, and a square maps onto a square under the eight EXIF transforms) and
+    // touches 512² pixels instead of the full picture.
     let pixels = orient(width, height, pixels, orientation)?;
+    let thumbhash = thumb::thumbhash(width, height, &pixels)?;
     let (pixels, opaque) = match pixels {
         Pixels::Rgba(rgba) if rgba.chunks_exact(4).all(|p| p[3] == u8::MAX) => {
             (Pixels::Rgb(drop_alpha(&rgba)), true)
@@ -251,20 +293,24 @@ fn finish(decoded: Decoded, target: u32) -> Result<NormalizedPicture, ImageError
         rgba @ Pixels::Rgba(_) => (rgba, false),
         rgb @ Pixels::Rgb(_) => (rgb, true),
     };
-    encode(width, height, pixels, opaque)
+    Ok(Master {
+        picture: encode(width, height, pixels, opaque)?,
+        thumbhash,
+    })
 }
 
-/// Center-crops to a square and resizes it to `target`×`target` with Lanczos3.
-fn crop_and_resize(decoded: &Decoded, target: u32) -> Result<(u32, u32, Pixels), ImageError> {
+/// Crops `region` and resizes it to `target`×`target` with Lanczos3.
+fn crop_and_resize(
+    decoded: &Decoded,
+    region: Region,
+    target: u32,
+) -> Result<(u32, u32, Pixels), ImageError> {
     let (buffer, pixel_type) = match &decoded.pixels {
         Pixels::Rgb(rgb) => (rgb.as_slice(), PixelType::U8x3),
         Pixels::Rgba(rgba) => (rgba.as_slice(), PixelType::U8x4),
     };
     let source = ImageRef::new(decoded.width, decoded.height, buffer, pixel_type)
         .map_err(ImageError::undecodable)?;
-    let side = decoded.width.min(decoded.height);
-    let left = (decoded.width - side) / 2;
-    let top = (decoded.height - side) / 2;
     // Premultiplying alpha copies the source; an opaque picture needs none of it.
     let opaque = match &decoded.pixels {
         Pixels::Rgb(_) => true,
@@ -274,12 +320,7 @@ fn crop_and_resize(decoded: &Decoded, target: u32) -> Result<(u32, u32, Pixels),
     let options = ResizeOptions::new()
         .use_alpha(!opaque)
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(
-            f64::from(left),
-            f64::from(top),
-            f64::from(side),
-            f64::from(side),
-        );
+        .crop(region.left, region.top, region.width, region.height);
     Resizer::new()
         .resize(&source, &mut destination, &options)
         .map_err(ImageError::undecodable)?;

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use crate::domain::access;
 pub use crate::domain::access::{Caller, DEV_USER, Target};
 use crate::domain::cleanup;
-use crate::domain::image::{self, ImageError, NormalizedPicture, PipelineLimits};
+use crate::domain::image::{self, CropRect, ImageError, Master, PipelineLimits};
 use crate::domain::pictures::VariantCache;
 use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
 use crate::settings::Settings;
@@ -58,6 +58,8 @@ pub struct Uploaded {
     pub height: u32,
     pub content_type: &'static str,
     pub bytes: usize,
+    /// Base64 ThumbHash of the master.
+    pub thumbhash: String,
 }
 
 /// Runs CPU-bound image work on the blocking pool, at most `permits` at once, within a deadline;
@@ -163,12 +165,21 @@ impl UploadService {
     }
 
     /// validate → store → write back → answer; then remove the user's replaced pictures that
-    /// the grace rule allows (see [`crate::domain::cleanup`]).
-    pub async fn upload(&self, user_id: &str, body: Bytes) -> Result<Uploaded, UploadError> {
+    /// the grace rule allows (see [`crate::domain::cleanup`]). `crop` is the user's rectangle in
+    /// pixels of the upright picture (none: the whole picture).
+    pub async fn upload(
+        &self,
+        user_id: &str,
+        body: Bytes,
+        crop: Option<CropRect>,
+    ) -> Result<Uploaded, UploadError> {
         let limits = self.limits;
-        let master: NormalizedPicture = self
+        let Master {
+            picture: master,
+            thumbhash,
+        } = self
             .runner
-            .run(move || image::normalize(&body, &limits))
+            .run(move || image::normalize_master(&body, &limits, crop))
             .await?;
         let sha256 = hex::encode(Sha256::digest(&master.bytes));
         let prefix = user_prefix(user_id);
@@ -184,6 +195,7 @@ impl UploadService {
             height: master.height,
             content_type: master.format.content_type(),
             bytes: master.bytes.len(),
+            thumbhash,
         };
         let stored = StoredMaster {
             key,

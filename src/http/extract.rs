@@ -1,10 +1,12 @@
-//! Validated extractors shared by the image routes: the query, `Size` (`size`/`s`), hex colours.
+//! Validated extractors shared by the image routes: the query, `Size` (`size`/`s`), hex colours,
+//! the upload's `crop`.
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 
+use crate::domain::image::CropRect;
 use crate::domain::initials::Rgb;
 use crate::error::ApiError;
 
@@ -94,6 +96,43 @@ impl FromRequest for Size {
     }
 }
 
+/// `crop=x,y,w,h`: four whole numbers of pixels, comma-separated (whether the rectangle lies
+/// inside the picture is known only once its header is read).
+pub fn parse_crop(value: &str) -> Result<CropRect, ApiError> {
+    let malformed = || {
+        ApiError::InvalidParameter(format!(
+            "crop must be x,y,w,h in whole pixels of the upright picture, got {value:?}"
+        ))
+    };
+    // Four numbers of at most 9 digits, with some spaces: anything longer is not a crop.
+    if value.len() > 64 {
+        return Err(malformed());
+    }
+    let numbers: Vec<u32> = value
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            let digits =
+                !part.is_empty() && part.len() <= 9 && part.bytes().all(|b| b.is_ascii_digit());
+            if digits {
+                part.parse::<u32>().ok()
+            } else {
+                None
+            }
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(malformed)?;
+    match numbers[..] {
+        [x, y, width, height] => Ok(CropRect {
+            x,
+            y,
+            width,
+            height,
+        }),
+        _ => Err(malformed()),
+    }
+}
+
 /// A colour as 3 or 6 hex digits without `#`; `name` goes into the error message.
 pub fn parse_color(name: &str, value: &str) -> Result<Rgb, ApiError> {
     Rgb::parse_hex(value).ok_or_else(|| {
@@ -128,6 +167,34 @@ mod tests {
                 .ok()
                 .map(|s| s.0);
             assert_eq!(got, expected, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn crops_are_four_whole_numbers() {
+        let rect = |x, y, width, height| CropRect {
+            x,
+            y,
+            width,
+            height,
+        };
+        let cases = [
+            ("0,0,16,16", Some(rect(0, 0, 16, 16))),
+            ("10, 20, 300, 400", Some(rect(10, 20, 300, 400))),
+            ("999999999,0,16,16", Some(rect(999_999_999, 0, 16, 16))),
+            ("0,0,16", None),
+            ("0,0,16,16,16", None),
+            ("-1,0,16,16", None),
+            ("+1,0,16,16", None),
+            ("1.5,0,16,16", None),
+            ("0,0,16,", None),
+            ("", None),
+            ("a,b,c,d", None),
+            ("1000000000,0,16,16", None),
+            ("0;0;16;16", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse_crop(value).ok(), expected, "{value:?}");
         }
     }
 

@@ -15,6 +15,9 @@ use crate::http::image_response::etag_matches;
 use crate::settings::Settings;
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
+/// `server.public_url` as config/default.toml sets it: with it, the page's examples show the
+/// address the page was loaded from instead (a first run, or a server reached by another name).
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// The page's policy; `img-src` also lists the origins picture URLs are handed out from.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -128,6 +131,14 @@ fn render(settings: &Settings) -> String {
         .replace("{{MODE_NOTE}}", mode_note)
         .replace("{{TOKEN_FIELD}}", token_field)
         .replace("{{DEV}}", if dev { "true" } else { "false" })
+        .replace(
+            "{{PUBLIC_URL_DEFAULT}}",
+            if settings.public_url() == DEFAULT_PUBLIC_URL {
+                "true"
+            } else {
+                "false"
+            },
+        )
         .replace("{{PUBLIC_URL}}", &escape_html(settings.public_url()))
         .replace("{{JS_VERSION}}", js.version())
         .replace("{{CSS_VERSION}}", css.version())

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::domain::upload::{Target, UploadService, Uploaded};
 use crate::error::ApiError;
 use crate::http::auth::AuthenticatedUser;
+use crate::http::extract::{QueryParams, parse_crop};
 use crate::settings::Settings;
 
 /// The 201 answer.
@@ -32,6 +33,8 @@ pub struct UploadResponse {
     height: u32,
     content_type: String,
     bytes: usize,
+    /// Base64 ThumbHash of the stored picture: a blurred placeholder to draw while it loads.
+    thumbhash: String,
 }
 
 impl From<Uploaded> for UploadResponse {
@@ -45,12 +48,14 @@ impl From<Uploaded> for UploadResponse {
             height: u.height,
             content_type: u.content_type.to_owned(),
             bytes: u.bytes,
+            thumbhash: u.thumbhash,
         }
     }
 }
 
 /// Upload the caller's own picture (`dev|local` in dev mode).
 #[utoipa::path(post, path = "/v1/me/picture", tag = "uploads",
+    params(("crop" = Option<String>, Query, description = "`x,y,w,h` in whole pixels of the upright picture (also a multipart text field); the master is the largest centred square inside it")),
     request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
     responses(
         (status = 201, body = UploadResponse), (status = 400, body = crate::http::openapi::ErrorBody),
@@ -71,7 +76,8 @@ pub async fn upload_me(
 /// Upload any user's picture: the token's own `sub`, or any user with the admin permission
 /// (a user token's `permissions`, a machine token's `scope`).
 #[utoipa::path(post, path = "/v1/users/{user_id}/picture", tag = "uploads",
-    params(("user_id" = String, Path, description = "percent-encoded user id, e.g. `auth0%7C5f7c…`")),
+    params(("user_id" = String, Path, description = "percent-encoded user id, e.g. `auth0%7C5f7c…`"),
+        ("crop" = Option<String>, Query, description = "`x,y,w,h` in whole pixels of the upright picture (also a multipart text field)")),
     request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
     responses((status = 201, body = UploadResponse), (status = 400), (status = 401), (status = 403),
         (status = 413), (status = 415), (status = 422), (status = 502), (status = 503)))]
@@ -121,8 +127,22 @@ async fn upload(
     settings: &Settings,
     user: &str,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked before the body is read: a malformed crop costs no upload.
+    let query_crop = QueryParams::parse(req.query_string())?
+        .get("crop")
+        .map(parse_crop)
+        .transpose()?;
     let body = read_picture(req, payload, settings.limits.max_upload_bytes).await?;
-    let uploaded = uploads.upload(user, body).await?;
+    let form_crop = body.crop.as_deref().map(parse_crop).transpose()?;
+    let crop = match (query_crop, form_crop) {
+        (Some(query), Some(form)) if query != form => {
+            return Err(ApiError::InvalidParameter(
+                "crop is given both in the query and in the form, differently: send it once".into(),
+            ));
+        }
+        (query, form) => query.or(form),
+    };
+    let uploaded = uploads.upload(user, body.picture, crop).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, uploaded.picture.clone()))
         .json(UploadResponse::from(uploaded)))
@@ -142,13 +162,19 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
 }
 
+/// What an upload body carries: the file, and the form's `crop` text field if any.
+struct UploadBody {
+    picture: Bytes,
+    crop: Option<String>,
+}
+
 /// The uploaded file's bytes: refused before reading when `Content-Length` is over the limit,
 /// cut at the limit otherwise (chunked bodies); multipart or a raw `image/*` body.
 async fn read_picture(
     req: &HttpRequest,
     payload: web::Payload,
     limit: u64,
-) -> Result<Bytes, ApiError> {
+) -> Result<UploadBody, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -170,6 +196,10 @@ async fn read_picture(
     } else if content_type.starts_with("image/") {
         collect(body, declared.unwrap_or(0))
             .await
+            .map(|picture| UploadBody {
+                picture,
+                crop: None,
+            })
             .map_err(|err| ApiError::BadRequest(format!("cannot read the body: {err}")))
     } else {
         return Err(ApiError::UnsupportedMediaType(
@@ -212,32 +242,40 @@ async fn collect<E>(
     Ok(buf.freeze())
 }
 
-/// Exactly one file part (named `picture` or `file`, or any part carrying a file name); other
-/// form fields are read and ignored.
+/// Exactly one file part (named `picture` or `file`, or any part carrying a file name) and an
+/// optional `crop` text field; other form fields are read and ignored.
 async fn read_multipart(
     req: &HttpRequest,
     body: impl Stream<Item = Result<Bytes, PayloadError>> + 'static,
-) -> Result<Bytes, ApiError> {
+) -> Result<UploadBody, ApiError> {
     let malformed = |err: actix_multipart::MultipartError| {
         ApiError::BadRequest(format!("malformed multipart body: {err}"))
     };
     let mut multipart = Multipart::new(req.headers(), body);
     let mut file = None;
+    let mut crop = None;
     while let Some(field) = multipart.try_next().await.map_err(malformed)? {
         let is_file = matches!(field.name(), Some("picture" | "file"))
             || field
                 .content_disposition()
                 .is_some_and(|cd| cd.get_filename().is_some());
+        let is_crop = !is_file && field.name() == Some("crop");
         let bytes = collect(field, 0).await.map_err(malformed)?;
-        if is_file && file.replace(bytes).is_some() {
+        if is_crop {
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                ApiError::InvalidParameter("crop must be x,y,w,h in whole pixels".into())
+            })?;
+            crop = Some(text.to_owned());
+        } else if is_file && file.replace(bytes).is_some() {
             return Err(ApiError::BadRequest(
                 "send exactly one file part, not several".into(),
             ));
         }
     }
-    file.ok_or_else(|| {
+    let picture = file.ok_or_else(|| {
         ApiError::BadRequest("the form has no file part named `picture` or `file`".into())
-    })
+    })?;
+    Ok(UploadBody { picture, crop })
 }
 
 /// Upload errors are often answered before the body is read (413 by `Content-Length`, 401,

@@ -14,9 +14,9 @@ use crate::common::auth0::FakeTenant;
 use crate::common::{TestApp, as_overrides};
 
 /// chromedriver on a free port, stopped when dropped.
-struct Driver {
+pub struct Driver {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Drop for Driver {
@@ -27,7 +27,7 @@ impl Drop for Driver {
 }
 
 /// The browser and driver given by `scripts/test`, or `None` (skip) when they are not set.
-fn browser() -> Option<(PathBuf, PathBuf)> {
+pub fn browser() -> Option<(PathBuf, PathBuf)> {
     let path = |name: &str| {
         std::env::var_os(name)
             .map(PathBuf::from)
@@ -48,7 +48,7 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-async fn start_driver(driver: &Path) -> Driver {
+pub async fn start_driver(driver: &Path) -> Driver {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -83,7 +83,7 @@ async fn start_driver(driver: &Path) -> Driver {
     }
 }
 
-async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
+pub async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
     let args = [
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -109,7 +109,7 @@ async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Clien
 }
 
 /// Polls `script` in the page until it returns something other than `null` or `false`.
-async fn until(client: &Client, what: &str, script: &str) -> Value {
+pub async fn until(client: &Client, what: &str, script: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let value = client.execute(script, vec![]).await.expect("script runs");
@@ -177,7 +177,7 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
     // The script ran under the CSP: dev mode hides the token field.
     assert!(client.find(Locator::Css("#token")).await.is_err());
 
-    // A JPEG through the file picker: preview, upload, the stored picture displayed.
+    // A JPEG through the file picker: the editor, upload, the stored picture displayed.
     let input = client
         .find(Locator::Css("#file"))
         .await
@@ -188,8 +188,8 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
         .expect("file chosen");
     until(
         &client,
-        "the preview",
-        "const p = document.getElementById('preview'); return !p.hidden && p.complete && p.naturalWidth > 0;",
+        "the editor",
+        "return document.getElementById('editor').dataset.ready === 'true';",
     )
     .await;
     client

@@ -6,6 +6,8 @@ mod browser;
 mod cleanup;
 mod cluster;
 mod common;
+mod crop;
+mod editor;
 mod foundation;
 mod initials;
 mod page;

@@ -295,6 +295,7 @@ async fn upload_and_check(app: &TestApp, user_id: &str) -> Value {
             "key",
             "picture",
             "sha256",
+            "thumbhash",
             "user_id",
             "width"
         ]

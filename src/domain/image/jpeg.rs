@@ -7,11 +7,13 @@ use jpeg_decoder::{Decoder, PixelFormat};
 
 use super::{Decoded, ImageError, PipelineLimits, Pixels};
 
-/// Decodes a JPEG at the smallest scale whose short edge is at least `target`.
+/// Decodes a JPEG at the smallest scale whose short edge is at least `target`; with a crop of
+/// `crop_side` pixels, the smallest scale at which that square still covers `target`.
 pub(super) fn decode(
     input: &[u8],
     limits: &PipelineLimits,
     target: u32,
+    crop_side: Option<u32>,
 ) -> Result<Decoded, ImageError> {
     // jpeg-decoder pads a cut-off scan with zeros instead of failing, so check the structure.
     if !reaches_end_of_image(input) {
@@ -36,14 +38,23 @@ pub(super) fn decode(
     if info.pixel_format == PixelFormat::L16 {
         return fallback(input, limits);
     }
-    if width.min(height) > target {
-        // `scale` keeps a factor when either axis still covers the request: asking for the
-        // long axis' maximum makes only the short edge decide.
-        let wanted = u16::try_from(target).unwrap_or(u16::MAX);
+    let (source_width, source_height) = (width, height);
+    let side = crop_side
+        .unwrap_or(width.min(height))
+        .clamp(1, width.min(height));
+    if side > target {
+        // `scale` keeps a factor when either axis still covers the request: asking for one
+        // axis' maximum makes only the other (the short one) decide, and an edge of
+        // `edge × target / side` is the scale at which the square of `side` pixels covers
+        // `target` (without a crop: `target` itself on the short edge, as before).
+        let covering = |edge: u32| {
+            let wanted = (u64::from(edge) * u64::from(target)).div_ceil(u64::from(side));
+            u16::try_from(wanted).unwrap_or(u16::MAX)
+        };
         let request = if width >= height {
-            (u16::MAX, wanted)
+            (u16::MAX, covering(height))
         } else {
-            (wanted, u16::MAX)
+            (covering(width), u16::MAX)
         };
         decoder
             .scale(request.0, request.1)
@@ -73,6 +84,8 @@ pub(super) fn decode(
     Ok(Decoded {
         width,
         height,
+        source_width,
+        source_height,
         pixels: Pixels::Rgb(rgb),
         orientation,
     })
