@@ -16,6 +16,7 @@ use crate::adapters::{
 use crate::domain::avatar::AvatarService;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
+use crate::domain::rate_limit::UploadRateLimiter;
 use crate::domain::readiness::Readiness;
 use crate::domain::upload::{PipelineRunner, UploadService};
 use crate::metrics::Metrics;
@@ -51,6 +52,8 @@ pub struct AppContext {
     pub uploads: Arc<UploadService>,
     pub pictures: Arc<PictureService>,
     pub avatars: Arc<AvatarService>,
+    /// Uploads and deletes per user and minute, per instance.
+    pub upload_rate: Arc<UploadRateLimiter>,
 }
 
 impl AppContext {
@@ -108,6 +111,7 @@ impl AppContext {
             initials.clone(),
             &metrics,
         )?);
+        let upload_rate = Arc::new(UploadRateLimiter::new(settings.limits.uploads_per_minute));
         Ok(Self {
             settings,
             store,
@@ -119,6 +123,7 @@ impl AppContext {
             uploads,
             pictures,
             avatars,
+            upload_rate,
         })
     }
 
@@ -133,7 +138,8 @@ impl AppContext {
             .app_data(web::Data::new(self.tokens.clone()))
             .app_data(web::Data::new(self.uploads.clone()))
             .app_data(web::Data::new(self.pictures.clone()))
-            .app_data(web::Data::from(self.avatars.clone()));
+            .app_data(web::Data::from(self.avatars.clone()))
+            .app_data(web::Data::from(self.upload_rate.clone()));
     }
 }
 

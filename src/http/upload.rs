@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_multipart::Multipart;
 use actix_web::error::PayloadError;
@@ -13,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
+use crate::domain::rate_limit::UploadRateLimiter;
 use crate::domain::upload::{Target, UploadService, Uploaded};
 use crate::error::ApiError;
 use crate::http::auth::AuthenticatedUser;
@@ -55,6 +57,8 @@ impl From<Uploaded> for UploadResponse {
     responses(
         (status = 201, body = UploadResponse), (status = 400, body = crate::http::openapi::ErrorBody),
         (status = 401), (status = 403), (status = 413), (status = 415), (status = 422),
+        (status = 408, description = "the body did not arrive within `limits.upload_body_secs`"),
+        (status = 429, description = "more than `limits.uploads_per_minute` uploads and deletes by this user; `Retry-After` says when to retry"),
         (status = 502, description = "stored, but the profile update failed; the body carries `picture`"),
         (status = 503, description = "storage unavailable; nothing written, Auth0 not called")))]
 pub async fn upload_me(
@@ -63,8 +67,10 @@ pub async fn upload_me(
     payload: web::Payload,
     uploads: web::Data<Arc<UploadService>>,
     settings: web::Data<Arc<Settings>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user = uploads.authorize(&caller.0, Target::Me)?;
+    rate.admit(&user)?;
     upload(&req, payload, &uploads, &settings, &user).await
 }
 
@@ -73,7 +79,7 @@ pub async fn upload_me(
     params(("user_id" = String, Path, description = "percent-encoded user id, e.g. `auth0%7C5f7c…`")),
     request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
     responses((status = 201, body = UploadResponse), (status = 400), (status = 401), (status = 403),
-        (status = 413), (status = 415), (status = 422), (status = 502), (status = 503)))]
+        (status = 408), (status = 413), (status = 415), (status = 422), (status = 429), (status = 502), (status = 503)))]
 pub async fn upload_user(
     caller: AuthenticatedUser,
     path: web::Path<String>,
@@ -81,20 +87,24 @@ pub async fn upload_user(
     payload: web::Payload,
     uploads: web::Data<Arc<UploadService>>,
     settings: web::Data<Arc<Settings>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = valid_user_id(&path)?;
     let user = uploads.authorize(&caller.0, Target::User(user_id))?;
+    rate.admit(&user)?;
     upload(&req, payload, &uploads, &settings, &user).await
 }
 
 /// Clear the caller's profile picture, then delete every stored picture of the caller.
 #[utoipa::path(delete, path = "/v1/me/picture", tag = "uploads",
-    responses((status = 204), (status = 401), (status = 403), (status = 502), (status = 503)))]
+    responses((status = 204), (status = 401), (status = 403), (status = 429), (status = 502), (status = 503)))]
 pub async fn delete_me(
     caller: AuthenticatedUser,
     uploads: web::Data<Arc<UploadService>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user = uploads.authorize(&caller.0, Target::Me)?;
+    rate.admit(&user)?;
     uploads.delete(&user).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -102,13 +112,15 @@ pub async fn delete_me(
 /// Clear a user's profile picture, then delete every stored picture of that user.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/picture", tag = "uploads",
     params(("user_id" = String, Path, description = "percent-encoded user id")),
-    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 429), (status = 502), (status = 503)))]
 pub async fn delete_user(
     caller: AuthenticatedUser,
     path: web::Path<String>,
     uploads: web::Data<Arc<UploadService>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user = uploads.authorize(&caller.0, Target::User(valid_user_id(&path)?))?;
+    rate.admit(&user)?;
     uploads.delete(&user).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -120,7 +132,17 @@ async fn upload(
     settings: &Settings,
     user: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_picture(req, payload, settings.limits.max_upload_bytes).await?;
+    // The whole body within `limits.upload_body_secs`: a client trickling bytes must not hold a
+    // connection and its partial body for as long as it likes.
+    let body_secs = settings.limits.upload_body_secs;
+    let reading = read_picture(req, payload, settings.limits.max_upload_bytes);
+    let body = tokio::time::timeout(Duration::from_secs(body_secs), reading)
+        .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "the upload body did not arrive within {body_secs} s"
+            ))
+        })??;
     let uploaded = uploads.upload(user, body).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, uploaded.picture.clone()))
@@ -142,8 +164,9 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// The uploaded file's bytes: refused before reading when `Content-Length` is over the limit,
-/// cut at the limit otherwise (chunked bodies); multipart or a raw `image/*` body.
-async fn read_picture(
+/// cut at the limit otherwise (chunked bodies); multipart or a raw `image/*` body. Public for the
+/// fuzz targets.
+pub async fn read_picture(
     req: &HttpRequest,
     payload: web::Payload,
     limit: u64,
