@@ -18,6 +18,7 @@ use crate::domain::avatar::AvatarService;
 use crate::domain::cleanup;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
+use crate::domain::rate_limit::UploadRateLimiter;
 use crate::domain::readiness::Readiness;
 use crate::domain::upload::{PipelineRunner, UploadService};
 use crate::metrics::Metrics;
@@ -53,6 +54,8 @@ pub struct AppContext {
     pub uploads: Arc<UploadService>,
     pub pictures: Arc<PictureService>,
     pub avatars: Arc<AvatarService>,
+    /// Uploads and deletes per user and minute, per instance.
+    pub upload_rate: Arc<UploadRateLimiter>,
 }
 
 impl AppContext {
@@ -122,6 +125,7 @@ impl AppContext {
             initials.clone(),
             &metrics,
         )?);
+        let upload_rate = Arc::new(UploadRateLimiter::new(settings.limits.uploads_per_minute));
         Ok(Self {
             settings,
             store,
@@ -133,6 +137,7 @@ impl AppContext {
             uploads,
             pictures,
             avatars,
+            upload_rate,
         })
     }
 
@@ -147,7 +152,8 @@ impl AppContext {
             .app_data(web::Data::new(self.tokens.clone()))
             .app_data(web::Data::new(self.uploads.clone()))
             .app_data(web::Data::new(self.pictures.clone()))
-            .app_data(web::Data::from(self.avatars.clone()));
+            .app_data(web::Data::from(self.avatars.clone()))
+            .app_data(web::Data::from(self.upload_rate.clone()));
     }
 }
 

@@ -34,6 +34,15 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The upload body did not arrive within `limits.upload_body_secs`.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// More than `limits.uploads_per_minute` uploads and deletes by one user.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("storage is unavailable")]
     StorageUnavailable(#[source] Cause),
     /// The picture is stored but the profile write failed; the body still carries its URL.
@@ -76,6 +85,8 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::InvalidImage(_) => "invalid_image",
             Self::BadRequest(_) | Self::MethodNotAllowed(_) => "bad_request",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::MetadataUpdateFailed { .. } | Self::ProfileClearFailed(_) => {
                 "metadata_update_failed"
@@ -97,6 +108,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidImage(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MetadataUpdateFailed { .. }
             | Self::ProfileClearFailed(_)
@@ -128,6 +141,12 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if matches!(self, Self::StorageUnavailable(_)) {
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -218,7 +237,14 @@ impl From<crate::ports::tokens::TokenError> for ApiError {
         use crate::ports::tokens::TokenError;
         match err {
             TokenError::Invalid(message) => Self::Unauthorized(message),
-            TokenError::KeysUnavailable(_) => Self::UpstreamUnavailable(err.into()),
+            // The contract's answer for a token that cannot be checked is 401; the sentence
+            // says why, so a client retries later instead of signing the user out.
+            TokenError::KeysUnavailable(cause) => {
+                tracing::warn!(cause = %cause, "token refused: no JWKS key set yet");
+                Self::Unauthorized(
+                    "the token cannot be checked yet: the tenant's signing keys (JWKS) could not be fetched; retry shortly".into(),
+                )
+            }
         }
     }
 }
@@ -236,6 +262,18 @@ impl From<crate::domain::upload::UploadError> for ApiError {
             },
             UploadError::ProfileClear(source) => Self::ProfileClearFailed(source.into()),
             UploadError::Worker(message) => Self::Internal(message.into()),
+        }
+    }
+}
+
+impl From<crate::domain::rate_limit::RetryAfter> for ApiError {
+    fn from(wait: crate::domain::rate_limit::RetryAfter) -> Self {
+        let retry_after_secs = wait.secs();
+        Self::TooManyRequests {
+            message: format!(
+                "too many uploads and deletes for this user; retry in {retry_after_secs} s"
+            ),
+            retry_after_secs,
         }
     }
 }

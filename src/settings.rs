@@ -199,6 +199,8 @@ pub struct Limits {
     pub master_size: u32,
     pub pipeline_concurrency: usize,
     pub pipeline_timeout_secs: u64,
+    pub upload_body_secs: u64,
+    pub uploads_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -447,6 +449,11 @@ impl Settings {
         positive("gravatar.max_body_bytes", self.gravatar.max_body_bytes)?;
         positive("limits.max_upload_bytes", self.limits.max_upload_bytes)?;
         positive("limits.max_pixels", self.limits.max_pixels)?;
+        positive("limits.upload_body_secs", self.limits.upload_body_secs)?;
+        positive(
+            "limits.uploads_per_minute",
+            u64::from(self.limits.uploads_per_minute),
+        )?;
         if !(16..=1024).contains(&self.limits.master_size) {
             return Err(invalid(
                 "limits.master_size",
@@ -560,6 +567,8 @@ mod tests {
         assert_eq!(s.gravatar.base_url, "https://gravatar.com/avatar/");
         assert_eq!(s.limits.max_upload_bytes, 10_485_760);
         assert_eq!(s.limits.max_pixels, 40_000_000);
+        assert_eq!(s.limits.upload_body_secs, 60);
+        assert_eq!(s.limits.uploads_per_minute, 10);
         assert!(!s.write_back_enabled());
     }
 

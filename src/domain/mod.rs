@@ -7,6 +7,7 @@ pub mod image;
 pub mod initials;
 pub mod pictures;
 pub mod placeholder;
+pub mod rate_limit;
 pub mod readiness;
 pub mod render;
 pub mod upload;

@@ -36,8 +36,8 @@ pub async fn initials(
     Ok(image_response(&req, &picture, IMMUTABLE, &[]))
 }
 
-/// Path and query into a validated spec.
-fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsSpec, ApiError> {
+/// Path and query into a validated spec (public for the fuzz targets).
+pub fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsSpec, ApiError> {
     let file = req.path().rsplit('/').next().unwrap_or_default();
     let (raw_text, extension) = file
         .rsplit_once('.')

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_multipart::Multipart;
 use actix_web::error::PayloadError;
@@ -13,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
+use crate::domain::rate_limit::UploadRateLimiter;
 use crate::domain::upload::{Target, UploadService, Uploaded};
 use crate::error::ApiError;
 use crate::http::auth::AuthenticatedUser;
@@ -60,6 +62,8 @@ impl From<Uploaded> for UploadResponse {
     responses(
         (status = 201, body = UploadResponse), (status = 400, body = crate::http::openapi::ErrorBody),
         (status = 401), (status = 403), (status = 413), (status = 415), (status = 422),
+        (status = 408, description = "the body did not arrive within `limits.upload_body_secs`"),
+        (status = 429, description = "more than `limits.uploads_per_minute` uploads and deletes by this user; `Retry-After` says when to retry"),
         (status = 502, description = "stored, but the profile update failed; the body carries `picture`"),
         (status = 503, description = "storage unavailable; nothing written, Auth0 not called")))]
 pub async fn upload_me(
@@ -68,8 +72,10 @@ pub async fn upload_me(
     payload: web::Payload,
     uploads: web::Data<Arc<UploadService>>,
     settings: web::Data<Arc<Settings>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user = uploads.authorize(&caller.0, Target::Me)?;
+    rate.admit(&user)?;
     upload(&req, payload, &uploads, &settings, &user).await
 }
 
@@ -80,7 +86,7 @@ pub async fn upload_me(
         ("crop" = Option<String>, Query, description = "`x,y,w,h` in whole pixels of the upright picture (also a multipart text field)")),
     request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
     responses((status = 201, body = UploadResponse), (status = 400), (status = 401), (status = 403),
-        (status = 413), (status = 415), (status = 422), (status = 502), (status = 503)))]
+        (status = 408), (status = 413), (status = 415), (status = 422), (status = 429), (status = 502), (status = 503)))]
 pub async fn upload_user(
     caller: AuthenticatedUser,
     path: web::Path<String>,
@@ -88,20 +94,24 @@ pub async fn upload_user(
     payload: web::Payload,
     uploads: web::Data<Arc<UploadService>>,
     settings: web::Data<Arc<Settings>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = valid_user_id(&path)?;
     let user = uploads.authorize(&caller.0, Target::User(user_id))?;
+    rate.admit(&user)?;
     upload(&req, payload, &uploads, &settings, &user).await
 }
 
 /// Clear the caller's profile picture, then delete every stored picture of the caller.
 #[utoipa::path(delete, path = "/v1/me/picture", tag = "uploads",
-    responses((status = 204), (status = 401), (status = 403), (status = 502), (status = 503)))]
+    responses((status = 204), (status = 401), (status = 403), (status = 429), (status = 502), (status = 503)))]
 pub async fn delete_me(
     caller: AuthenticatedUser,
     uploads: web::Data<Arc<UploadService>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user = uploads.authorize(&caller.0, Target::Me)?;
+    rate.admit(&user)?;
     uploads.delete(&user).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -109,13 +119,15 @@ pub async fn delete_me(
 /// Clear a user's profile picture, then delete every stored picture of that user.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/picture", tag = "uploads",
     params(("user_id" = String, Path, description = "percent-encoded user id")),
-    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 429), (status = 502), (status = 503)))]
 pub async fn delete_user(
     caller: AuthenticatedUser,
     path: web::Path<String>,
     uploads: web::Data<Arc<UploadService>>,
+    rate: web::Data<UploadRateLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let user = uploads.authorize(&caller.0, Target::User(valid_user_id(&path)?))?;
+    rate.admit(&user)?;
     uploads.delete(&user).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -132,7 +144,17 @@ async fn upload(
         .get("crop")
         .map(parse_crop)
         .transpose()?;
-    let body = read_picture(req, payload, settings.limits.max_upload_bytes).await?;
+    // The whole body within `limits.upload_body_secs`: a client trickling bytes must not hold a
+    // connection and its partial body for as long as it likes.
+    let body_secs = settings.limits.upload_body_secs;
+    let reading = read_picture(req, payload, settings.limits.max_upload_bytes);
+    let body = tokio::time::timeout(Duration::from_secs(body_secs), reading)
+        .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "the upload body did not arrive within {body_secs} s"
+            ))
+        })??;
     let form_crop = body.crop.as_deref().map(parse_crop).transpose()?;
     let crop = match (query_crop, form_crop) {
         (Some(query), Some(form)) if query != form => {
@@ -163,14 +185,15 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// What an upload body carries: the file, and the form's `crop` text field if any.
-struct UploadBody {
-    picture: Bytes,
-    crop: Option<String>,
+pub struct UploadBody {
+    pub picture: Bytes,
+    pub crop: Option<String>,
 }
 
 /// The uploaded file's bytes: refused before reading when `Content-Length` is over the limit,
-/// cut at the limit otherwise (chunked bodies); multipart or a raw `image/*` body.
-async fn read_picture(
+/// cut at the limit otherwise (chunked bodies); multipart or a raw `image/*` body. Public for the
+/// fuzz targets.
+pub async fn read_picture(
     req: &HttpRequest,
     payload: web::Payload,
     limit: u64,

@@ -39,6 +39,9 @@ impl TestApp {
             ("server.workers".to_owned(), "2".to_owned()),
             ("server.shutdown_timeout_secs".to_owned(), "1".to_owned()),
             ("storage.health_interval_secs".to_owned(), "1".to_owned()),
+            // Tables of uploads by one user would trip the per-user limit; tests/api/limits.rs
+            // sets it low where the limit is what is tested.
+            ("limits.uploads_per_minute".to_owned(), "100000".to_owned()),
         ];
         env.extend(
             overrides

@@ -1,0 +1,34 @@
+//! `/avatar/{file}?query`: the query parser and the request validation on arbitrary text.
+//! Input: `file?query` (lossy UTF-8, as actix hands the handler).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use visage::domain::avatar::{AvatarRequest, RawAvatarRequest};
+use visage::http::extract::QueryParams;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let (file, query) = text.split_once('?').unwrap_or((&text, ""));
+    let Ok(query) = QueryParams::parse(query) else {
+        return;
+    };
+    let _ = query.color("bg");
+    let _ = query.flag("bold", false);
+    let Ok(size) = query.size() else {
+        return;
+    };
+    assert!((16..=1024).contains(&size.0));
+    let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
+    if let Ok(request) = AvatarRequest::parse(&RawAvatarRequest {
+        file,
+        size: size.0,
+        default: either("default", "d"),
+        rating: either("rating", "r"),
+        force_default: either("forcedefault", "f"),
+        name: query.get("name"),
+        initials: query.get("initials"),
+    }) {
+        assert!(matches!(request.hash.len(), 32 | 64));
+        assert!((1..=3).contains(&request.fallback_length));
+    }
+});
