@@ -435,7 +435,7 @@ async fn a_garage_node_killed_while_uploads_run_loses_nothing() {
     cluster.restart_node(3);
     for app in [&a, &b] {
         assert_eq!(
-            await_readiness(&http, &app.base, 200, Duration::from_secs(60)).await,
+            await_readiness(&http, &app.base, 200, Duration::from_secs(90)).await,
             200,
             "ready again once the nodes are back"
         );
