@@ -149,10 +149,12 @@ impl Nginx {
         // Workers drop root to `nobody`, which must reach the temporary folders inside.
         make_traversable(dir.path());
         let root = dir.path().display();
-        let servers: String = upstreams
-            .iter()
-            .map(|u| format!("    server {u} max_fails=0;\n"))
-            .collect();
+        let mut servers = String::new();
+        for upstream in upstreams {
+            servers.push_str("    server ");
+            servers.push_str(upstream);
+            servers.push_str(" max_fails=0;\n");
+        }
         let config = format!(
             "worker_processes 1;
 daemon off;
