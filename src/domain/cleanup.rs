@@ -106,9 +106,12 @@ pub struct GcPolicy {
 /// With write-back off, the newest object stays and every other one older than `grace` goes.
 pub fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) -> SystemTime {
     let reference = if policy.write_back { newest } else { now };
+    // Never before the epoch: no stored object is older, so that means "delete nothing".
     reference
         .checked_sub(policy.grace)
-        .unwrap_or(SystemTime::UNIX_EPOCH)
+        .map_or(SystemTime::UNIX_EPOCH, |cutoff| {
+            cutoff.max(SystemTime::UNIX_EPOCH)
+        })
 }
 
 /// Deletes, for every user under `root` (e.g. `u/`), the objects that [`gc_cutoff`] allows,
@@ -187,7 +190,7 @@ mod tests {
 
     #[test]
     fn gc_cutoff_follows_the_newest_object_with_write_back_and_the_clock_without() {
-        let grace = Duration::from_secs(60);
+        let grace = Duration::from_secs(90);
         let on = GcPolicy {
             grace,
             write_back: true,
@@ -197,8 +200,8 @@ mod tests {
             write_back: false,
             ..on
         };
-        assert_eq!(gc_cutoff(&on, at(1000), at(5000)), at(940));
-        assert_eq!(gc_cutoff(&off, at(1000), at(5000)), at(4940));
+        assert_eq!(gc_cutoff(&on, at(1000), at(5000)), at(910));
+        assert_eq!(gc_cutoff(&off, at(1000), at(5000)), at(4910));
         assert_eq!(gc_cutoff(&off, at(10), at(30)), SystemTime::UNIX_EPOCH);
     }
 

@@ -62,7 +62,7 @@ async fn gc_removes_replaced_pictures_and_keeps_each_users_newest() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let newest = upload(&app, "auth0|gc-a", "quadrants.webp").await;
     let lone = upload(&app, "auth0|gc-b", "small-100.jpg").await;
-    app.stop().await;
+    // The instance keeps serving while gc runs, as in production.
     let gc = |extra: &[&str]| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_visage"))
             .arg("gc")
@@ -92,6 +92,7 @@ async fn gc_removes_replaced_pictures_and_keeps_each_users_newest() {
         );
     }
     assert!(!stored.iter().any(|f| f.ends_with(&key_of(&replaced))));
+    app.stop().await;
 }
 
 /// The grace must outlast the write-back, or another instance could delete a picture that is

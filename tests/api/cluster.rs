@@ -149,10 +149,12 @@ impl Nginx {
         // Workers drop root to `nobody`, which must reach the temporary folders inside.
         make_traversable(dir.path());
         let root = dir.path().display();
-        let servers: String = upstreams
-            .iter()
-            .map(|u| format!("    server {u} max_fails=0;\n"))
-            .collect();
+        let mut servers = String::new();
+        for upstream in upstreams {
+            servers.push_str("    server ");
+            servers.push_str(upstream);
+            servers.push_str(" max_fails=0;\n");
+        }
         let config = format!(
             "worker_processes 1;
 daemon off;
@@ -435,7 +437,7 @@ async fn a_garage_node_killed_while_uploads_run_loses_nothing() {
     cluster.restart_node(3);
     for app in [&a, &b] {
         assert_eq!(
-            await_readiness(&http, &app.base, 200, Duration::from_secs(60)).await,
+            await_readiness(&http, &app.base, 200, Duration::from_secs(90)).await,
             200,
             "ready again once the nodes are back"
         );
