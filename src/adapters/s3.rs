@@ -75,7 +75,6 @@ fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-
 /// Every call is safe to repeat (content-addressed PUTs, reads, deletes of absent keys), so 5xx,
 /// throttling, dropped connections and attempt timeouts are retried with the SDK's jittered
 /// exponential backoff, within `operation_timeout_secs`: a replicated store that loses one node

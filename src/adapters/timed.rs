@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::metrics::Metrics;
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
-use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
+use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError, StoredObject};
 
 fn store_outcome<T>(result: &Result<T, StoreError>) -> &'static str {
     match result {
@@ -63,9 +63,9 @@ impl<S: ObjectStore> ObjectStore for TimedStore<S> {
         result
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, StoreError> {
         let timer = self.metrics.upstream_timer(self.upstream, "list");
-        let result = self.inner.list(prefix).await;
+        let result = self.inner.list_objects(prefix).await;
         timer.finish(store_outcome(&result));
         result
     }

@@ -183,7 +183,7 @@ pub fn normalize_master(
     let format = sniff::sniff(input)?;
     let target = limits.master_size.max(1);
     let decoded = match format {
-        SourceFormat::Jpeg => jpeg::decode(input, limits, target, crop.map(|c| c.side()))?,
+        SourceFormat::Jpeg => jpeg::decode(input, limits, target, crop.map(crop::CropRect::side))?,
         SourceFormat::Png | SourceFormat::Webp | SourceFormat::Gif => {
             decode_with_image(input, format.image_format(), limits)?
         }

@@ -79,9 +79,9 @@ impl UploadRateLimiter {
         let state = self.users.get_with(key, || Arc::new(Mutex::new(now)));
         let mut next = state.lock().unwrap_or_else(PoisonError::into_inner);
         let arrival = (*next).max(now);
-        let ahead = arrival - now;
-        if ahead > self.tolerance {
-            return Err(RetryAfter(ahead - self.tolerance));
+        let ahead = arrival.saturating_duration_since(now);
+        if let Some(wait) = ahead.checked_sub(self.tolerance).filter(|w| !w.is_zero()) {
+            return Err(RetryAfter(wait));
         }
         *next = arrival + self.interval;
         Ok(())

@@ -89,7 +89,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::ports::{ObjectKey, StoreError};
+    use crate::ports::{ObjectKey, StoreError, StoredObject};
 
     /// A store whose every call is refused the way S3 refuses a wrong secret.
     struct Refusing;
@@ -117,7 +117,7 @@ mod tests {
         async fn exists(&self, _: &ObjectKey) -> Result<bool, StoreError> {
             Err(refused())
         }
-        async fn list(&self, _: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        async fn list_objects(&self, _: &str) -> Result<Vec<StoredObject>, StoreError> {
             Err(refused())
         }
         async fn delete(&self, _: &ObjectKey) -> Result<(), StoreError> {

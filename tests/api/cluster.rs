@@ -104,7 +104,9 @@ impl Cluster {
         assert!(status.success(), "kill node {node}");
     }
 
-    /// Starts the node again on its folder; `scripts/garage-cluster.sh stop` stops it.
+    /// Starts the node again on its folder; `scripts/garage-cluster.sh stop` stops it (by the
+    /// pid file, so the child is not waited on here).
+    #[allow(clippy::zombie_processes)]
     fn restart_node(&self, node: usize) {
         let dir = self.node_dir(node);
         let log = std::fs::File::options()
@@ -544,6 +546,7 @@ async fn instances_restarted_with_sigterm_behind_nginx_fail_no_read() {
         })
     };
 
+    #[allow(clippy::needless_range_loop)] // the slot is refilled by index after the wait
     for i in 0..2 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut child = children.0[i].take().expect("running");

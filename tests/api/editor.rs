@@ -340,19 +340,15 @@ async fn axe_violations(client: &Client, axe_source: &str) -> Vec<String> {
 }
 
 fn axe_source() -> Option<String> {
-    match std::env::var_os("VISAGE_TEST_AXE") {
-        Some(path) => {
-            Some(std::fs::read_to_string(path).expect("VISAGE_TEST_AXE names axe.min.js"))
-        }
-        None => {
-            assert!(
-                std::env::var_os("VISAGE_TEST_REQUIRE_BROWSER").is_none(),
-                "VISAGE_TEST_AXE is not set (scripts/test installs axe-core)"
-            );
-            eprintln!("skipping the axe checks: no axe-core (run scripts/test)");
-            None
-        }
+    if let Some(path) = std::env::var_os("VISAGE_TEST_AXE") {
+        return Some(std::fs::read_to_string(path).expect("VISAGE_TEST_AXE names axe.min.js"));
     }
+    assert!(
+        std::env::var_os("VISAGE_TEST_REQUIRE_BROWSER").is_none(),
+        "VISAGE_TEST_AXE is not set (scripts/test installs axe-core)"
+    );
+    eprintln!("skipping the axe checks: no axe-core (run scripts/test)");
+    None
 }
 
 #[actix_web::test]
@@ -393,7 +389,7 @@ async fn axe_finds_no_violation_on_the_page_the_editor_or_the_result() {
     // Outside dev mode, with the default public URL: the token field, an error next to the
     // form, and examples that show the page's own address.
     let app = TestApp::spawn(&[("server.public_url", "http://127.0.0.1:8080")]).await;
-    let Some(session) = session(&app).await else {
+    let Some(session) = crate::editor::session(&app).await else {
         return;
     };
     let client = &session.client;

@@ -14,7 +14,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use reqwest::StatusCode;
 use serde_json::Value;
 use visage::domain::upload::user_prefix;
-use visage::ports::ObjectStore;
 
 use crate::common::auth0::{self, FakeTenant};
 use crate::common::{self, TestApp};

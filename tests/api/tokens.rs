@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::common::auth0::{self, FakeTenant, KID};
 use crate::common::{self, TestApp};
 use crate::upload::{files_under, fixture, post_raw, user_path};
+use visage::ports::ObjectStore;
 
 const USER: &str = "auth0|5f7c8ec7c33c6c004bbafe82";
 
