@@ -31,6 +31,10 @@ pub struct Picture {
     pub etag: String,
 }
 
+/// Resident bytes of one variant entry beyond its picture and key text (moka's node and links,
+/// the key's own allocation, allocator rounding): the same order as the initials cache's.
+const VARIANT_ENTRY_OVERHEAD_BYTES: usize = 500;
+
 /// Resized variants by (key, edge), weighed in bytes. Cheap to clone (a handle).
 #[derive(Clone)]
 pub struct VariantCache {
@@ -42,8 +46,9 @@ impl VariantCache {
     pub fn new(max_bytes: u64, metrics: &Metrics) -> Result<Self, prometheus::Error> {
         let cache = moka::future::Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_key: &(ObjectKey, u32), bytes: &Bytes| {
-                u32::try_from(bytes.len()).unwrap_or(u32::MAX)
+            .weigher(|key: &(ObjectKey, u32), bytes: &Bytes| {
+                let cost = bytes.len() + key.0.as_str().len() + VARIANT_ENTRY_OVERHEAD_BYTES;
+                u32::try_from(cost).unwrap_or(u32::MAX)
             })
             .support_invalidation_closures()
             .build();
@@ -151,7 +156,8 @@ impl PictureService {
             .run(move || image::resize_master(&master, edge))
             .await
             .map_err(|err: UploadError| PictureError::Resize(err.to_string()))?;
-        Ok(Bytes::from(resized.bytes))
+        // Exactly sized: the encoder's buffer may hold up to twice the picture in capacity.
+        Ok(Bytes::copy_from_slice(&resized.bytes))
     }
 }
 
