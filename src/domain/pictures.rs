@@ -31,6 +31,10 @@ pub struct Picture {
     pub etag: String,
 }
 
+/// Resident bytes of one variant entry beyond its picture and key text (moka's node and links,
+/// the key's own allocation, allocator rounding): the same order as the initials cache's.
+const VARIANT_ENTRY_OVERHEAD_BYTES: usize = 500;
+
 /// Resized variants by (key, edge), weighed in bytes. Cheap to clone (a handle).
 #[derive(Clone)]
 pub struct VariantCache {
@@ -48,8 +52,9 @@ impl VariantCache {
         let cache = moka::future::Cache::builder()
             .max_capacity(max_bytes)
             .time_to_live(ttl)
-            .weigher(|_key: &(ObjectKey, u32), bytes: &Bytes| {
-                u32::try_from(bytes.len()).unwrap_or(u32::MAX)
+            .weigher(|key: &(ObjectKey, u32), bytes: &Bytes| {
+                let cost = bytes.len() + key.0.as_str().len() + VARIANT_ENTRY_OVERHEAD_BYTES;
+                u32::try_from(cost).unwrap_or(u32::MAX)
             })
             .support_invalidation_closures()
             .build();
@@ -162,7 +167,8 @@ impl PictureService {
             .run(move || image::resize_master(&master, edge))
             .await
             .map_err(|err: UploadError| PictureError::Resize(err.to_string()))?;
-        Ok(Bytes::from(resized.bytes))
+        // Exactly sized: the encoder's buffer may hold up to twice the picture in capacity.
+        Ok(Bytes::copy_from_slice(&resized.bytes))
     }
 }
 
