@@ -135,3 +135,31 @@ async fn uploads_and_deletes_beyond_the_per_user_limit_get_429_with_retry_after(
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
     app.stop().await;
 }
+
+/// Regression from `fuzz/regressions/upload_body/hang-multipart-d47e16a9` (selector byte, then a
+/// multipart body with boundary `XyZ`): the fuzzer saw the body reader never finish on it. Over
+/// HTTP the request must end with a JSON client error, at worst the 408 of
+/// `limits.upload_body_secs`, never hold the connection.
+#[actix_web::test]
+async fn the_fuzzed_multipart_hang_is_answered() {
+    let app = TestApp::spawn(&[("server.dev", "true"), ("limits.upload_body_secs", "2")]).await;
+    let input = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/upload_body/hang-multipart-d47e16a9"),
+    )
+    .expect("regression input");
+    let res = app
+        .client
+        .post(app.url("/v1/me/picture"))
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(input[1..].to_vec())
+        // A liveness bound for the test, not a timing assertion.
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let error: Value = res.json().await.expect("JSON error");
+    eprintln!("fuzzed multipart answered: {error}");
+    app.stop().await;
+}
