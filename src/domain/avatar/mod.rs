@@ -1,11 +1,14 @@
 //! Gravatar resolution: a validated request → the cached upstream answer, or a fallback.
 //!
-//! One concern per file: [`request`] parses what a client asked for, [`cache_policy`] says how
-//! long and how heavily answers are kept, [`breaker`] stops asking a failing upstream, and
-//! [`service`] ties them together around the upstream port.
+//! One concern per file: `request` parses what a client asked for, `cache_policy` says which
+//! sizes are asked upstream and how long and how heavily answers are kept, `gate` caps upstream
+//! concurrency and rate, `breaker` stops asking a failing upstream, `color` draws `d=color`, and
+//! `service` ties them together around the upstream port.
 
 mod breaker;
 mod cache_policy;
+mod color;
+mod gate;
 mod request;
 mod service;
 
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use crate::domain::placeholder::{RenderError, RenderedPicture};
 use crate::ports::upstream::UpstreamError;
 
-pub use request::{AvatarRequest, DefaultPicture, RawAvatarRequest};
+pub use request::{AvatarRequest, DEFAULT_SIZE, DefaultPicture, RawAvatarRequest, SIZES};
 pub use service::AvatarService;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,10 @@ pub enum LookupError {
     Upstream(#[from] UpstreamError),
     #[error("the circuit breaker is open")]
     CircuitOpen,
+    /// Refused by the gate (concurrency or rate cap): served like an outage, never cached,
+    /// never a breaker failure.
+    #[error(transparent)]
+    Throttled(#[from] gate::GateRefusal),
 }
 
 /// Where the served picture came from (`X-Avatar-Source`).
