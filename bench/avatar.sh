@@ -2,11 +2,15 @@
 # Gravatar proxy cache hits, side by side in one run: visage's /avatar/{hash} vs nginx
 # `proxy_cache` (bench/avatar-nginx.conf), both in front of the same stand-in Gravatar
 # (bench/gravatar_standin.py), same wrk settings, same URL shape; first with request logs on
-# (visage at RUST_LOG=info, nginx with an access log), then with both off.
-# Usage: bench/avatar.sh [seconds per wrk run, default 10]. Results: bench/out/avatar.md
+# (visage at RUST_LOG=info, nginx with an access log), then with both off. Contenders alternate
+# round by round (visage, nginx, visage quiet, nginx quiet, then again), and each row is the
+# median of the per-round figures, so a noisy moment on the shared machine hits all of them.
+# Usage: bench/avatar.sh [seconds per wrk run, default 5] [rounds, default 5].
+# Results: bench/out/avatar.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-10}
+secs=${1:-5}
+rounds=${2:-5}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 missing=()
@@ -79,9 +83,11 @@ for port in "$nlog" "$nquiet"; do
   curl -sI "http://127.0.0.1:$port$path" | grep -qi '^x-cache: HIT' || { echo "nginx: not a cache hit" >&2; exit 1; }
 done
 
-echo "== wrk -t1 -c32 -d${secs}s: visage, then nginx; logs on, then off" >&2
-for run in vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet; do
-  wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}.txt"
+echo "== wrk -t1 -c32 -d${secs}s, $rounds rounds, contenders alternating" >&2
+for round in $(seq "$rounds"); do
+  for run in vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet; do
+    wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}-$round.txt"
+  done
 done
 upstream_calls=0
 for port in "$vlog" "$vquiet"; do
@@ -90,22 +96,35 @@ for port in "$vlog" "$vquiet"; do
 done
 
 bytes=$(stat -c %s "$work/picture.png")
-row() { # label, file
-  echo "| $1 | $(rps "$2") | $(percentile "$2" 50%) ms | $(percentile "$2" 99%) ms |"
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The median over rounds of one figure (rps, or a percentile) of one contender.
+over_rounds() { # contender, rps|50%|99%
+  for round in $(seq "$rounds"); do
+    if [ "$2" = rps ]; then rps "$work/$1-$round.txt"; else percentile "$work/$1-$round.txt" "$2"; fi
+    echo
+  done | median
+}
+row() { # label, contender
+  printf '| %s | %.0f | %.3f ms | %.3f ms |\n' "$1" "$(over_rounds "$2" rps)" "$(over_rounds "$2" 50%)" "$(over_rounds "$2" 99%)"
+}
+# The median of the per-round throughput ratios a ÷ b.
+ratio() { # a, b
+  for round in $(seq "$rounds"); do
+    echo "$(rps "$work/$1-$round.txt") / $(rps "$work/$2-$round.txt")" | bc -l
+  done | median
 }
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
   echo
-  echo "| cache hit, 128 px PNG ($bytes bytes), wrk -t1 -c32 -d${secs}s, one run each | requests/s | median latency | p99 latency |"
+  echo "| cache hit, 128 px PNG ($bytes bytes), wrk -t1 -c32 -d${secs}s, median of $rounds alternating rounds | requests/s | median latency | p99 latency |"
   echo "|---|---|---|---|"
-  row "visage \`/avatar/{hash}\`, 2 workers, RUST_LOG=info" "$work/vlog.txt"
-  row "nginx \`proxy_cache\`, 2 workers, access log" "$work/nlog.txt"
-  row "visage, RUST_LOG=warn (no request log)" "$work/vquiet.txt"
-  row "nginx, access_log off" "$work/nquiet.txt"
+  row "visage \`/avatar/{hash}\`, 2 workers, RUST_LOG=info" vlog
+  row "nginx \`proxy_cache\`, 2 workers, access log" nlog
+  row "visage, RUST_LOG=warn (no request log)" vquiet
+  row "nginx, access_log off" nquiet
   echo
-  printf 'Throughput ratio visage ÷ nginx: %.2f with logs, %.2f without. Upstream requests visage made in all: %s.\n' \
-    "$(echo "$(rps "$work/vlog.txt") / $(rps "$work/nlog.txt")" | bc -l)" \
-    "$(echo "$(rps "$work/vquiet.txt") / $(rps "$work/nquiet.txt")" | bc -l)" "$upstream_calls"
+  printf 'Throughput ratio visage ÷ nginx (median of per-round ratios): %.2f with logs, %.2f without. Upstream requests visage made in all: %s.\n' \
+    "$(ratio vlog nlog)" "$(ratio vquiet nquiet)" "$upstream_calls"
 } > "$work/report.md"
 mkdir -p bench/out
 cp "$work/report.md" bench/out/avatar.md

@@ -179,6 +179,10 @@ pub struct Gravatar {
     pub cache_bytes: u64,
     pub breaker_failures: u32,
     pub breaker_cooldown_secs: u64,
+    pub upstream_sizes: Vec<u32>,
+    pub max_concurrent_requests: u32,
+    pub requests_per_sec: u32,
+    pub requests_burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -447,6 +451,25 @@ impl Settings {
         }
         positive("gravatar.timeout_ms", self.gravatar.timeout_ms)?;
         positive("gravatar.max_body_bytes", self.gravatar.max_body_bytes)?;
+        let sizes = &self.gravatar.upstream_sizes;
+        if sizes.is_empty() || sizes.iter().any(|s| !(1..=2048).contains(s)) {
+            return Err(invalid(
+                "gravatar.upstream_sizes",
+                format!("must list 1 or more sizes within 1..=2048, got {sizes:?}"),
+            ));
+        }
+        positive(
+            "gravatar.max_concurrent_requests",
+            self.gravatar.max_concurrent_requests.into(),
+        )?;
+        positive(
+            "gravatar.requests_per_sec",
+            self.gravatar.requests_per_sec.into(),
+        )?;
+        positive(
+            "gravatar.requests_burst",
+            self.gravatar.requests_burst.into(),
+        )?;
         positive("limits.max_upload_bytes", self.limits.max_upload_bytes)?;
         positive("limits.max_pixels", self.limits.max_pixels)?;
         positive("limits.upload_body_secs", self.limits.upload_body_secs)?;

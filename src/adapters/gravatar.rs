@@ -34,13 +34,15 @@ impl GravatarClient {
 
     /// The upstream URL, from validated parts only.
     fn url(&self, request: &UpstreamRequest) -> String {
+        let force = if request.force_default { "&f=y" } else { "" };
         format!(
-            "{}{}?s={}&d={}&r={}",
+            "{}{}?s={}&d={}&r={}{force}",
             self.base_url, request.hash, request.size, request.default, request.rating
         )
     }
 
-    /// Reads the body chunk by chunk and stops as soon as it passes the cap.
+    /// Reads the body chunk by chunk and stops as soon as it passes the cap. The bytes returned
+    /// are exactly sized: they are kept in a cache, which must not keep growth slack alive.
     async fn read_capped(&self, mut response: reqwest::Response) -> Result<Bytes, UpstreamError> {
         let too_large =
             || UpstreamError::Rejected(format!("body larger than {} bytes", self.max_body_bytes));
@@ -50,14 +52,19 @@ impl GravatarClient {
         {
             return Err(too_large());
         }
-        let mut body = BytesMut::new();
+        let declared = response.content_length().unwrap_or(0);
+        let mut body = BytesMut::with_capacity(usize::try_from(declared).unwrap_or(0));
         while let Some(chunk) = response.chunk().await.map_err(|e| unavailable(&e))? {
             if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body.freeze())
+        if body.capacity() == body.len() {
+            Ok(body.freeze())
+        } else {
+            Ok(Bytes::copy_from_slice(&body))
+        }
     }
 }
 

@@ -203,20 +203,27 @@ pub fn normalize_master(
 /// A square variant of a stored master, for `GET /pictures/{key}?size=N` (Lanczos3); same format
 /// as the master.
 pub fn resize_master(master: &[u8], size: u32) -> Result<NormalizedPicture, ImageError> {
+    if sniff::sniff(master)? == SourceFormat::Gif {
+        return Err(ImageError::Unsupported("a master is never a GIF".into()));
+    }
+    resize_square(master, size, MAX_MASTER_EDGE)
+}
+
+/// A `size`-square variant of any accepted picture (a master, a Gravatar, a rendered fallback):
+/// centre-cropped, Lanczos3, first frame only, no larger than `max_edge` on a side when decoded.
+/// JPEG stays JPEG; everything else becomes PNG (alpha kept).
+pub fn resize_square(
+    input: &[u8],
+    size: u32,
+    max_edge: u32,
+) -> Result<NormalizedPicture, ImageError> {
     let limits = PipelineLimits {
-        max_pixels: u64::from(MAX_MASTER_EDGE) * u64::from(MAX_MASTER_EDGE),
+        max_pixels: u64::from(max_edge) * u64::from(max_edge),
         min_edge: 1,
         master_size: size,
     };
-    let format = match sniff::sniff(master)? {
-        SourceFormat::Jpeg => ImageFormat::Jpeg,
-        SourceFormat::Png => ImageFormat::Png,
-        SourceFormat::Webp => ImageFormat::WebP,
-        SourceFormat::Gif => {
-            return Err(ImageError::Unsupported("a master is never a GIF".into()));
-        }
-    };
-    let decoded = decode_with_image(master, format, &limits)?;
+    let format = sniff::sniff(input)?.image_format();
+    let decoded = decode_with_image(input, format, &limits)?;
     let keep_jpeg = format == ImageFormat::Jpeg;
     let region = Region::centred_square(decoded.width, decoded.height);
     let (width, height, pixels) = crop_and_resize(&decoded, region, size.max(1))?;
@@ -401,6 +408,8 @@ fn encode(
             StoredFormat::Png
         }
     };
+    // Exactly sized: variants are kept in caches, which must not keep growth slack alive.
+    bytes.shrink_to_fit();
     Ok(NormalizedPicture {
         bytes,
         format,

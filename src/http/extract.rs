@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
+use std::ops::RangeInclusive;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 
@@ -28,9 +29,14 @@ impl QueryParams {
 
     /// `size`, else `s`, else the default.
     pub fn size(&self) -> Result<Size, ApiError> {
+        self.size_within(Size::MIN..=Size::MAX, Size::DEFAULT)
+    }
+
+    /// `size`, else `s`, else `default`, within `range` (`/avatar` has Gravatar's own).
+    pub fn size_within(&self, range: RangeInclusive<u32>, default: u32) -> Result<Size, ApiError> {
         match self.get("size").or_else(|| self.get("s")) {
-            None => Ok(Size(Size::DEFAULT)),
-            Some(value) => Size::parse(value),
+            None => Ok(Size(default)),
+            Some(value) => Size::parse_within(value, &range),
         }
     }
 
@@ -72,16 +78,20 @@ impl Size {
     pub const DEFAULT: u32 = 128;
 
     pub fn parse(value: &str) -> Result<Self, ApiError> {
+        Self::parse_within(value, &(Self::MIN..=Self::MAX))
+    }
+
+    pub fn parse_within(value: &str, range: &RangeInclusive<u32>) -> Result<Self, ApiError> {
         value
             .parse::<u32>()
             .ok()
-            .filter(|n| (Self::MIN..=Self::MAX).contains(n))
+            .filter(|n| range.contains(n))
             .map(Self)
             .ok_or_else(|| {
                 ApiError::InvalidParameter(format!(
                     "size must be a whole number of pixels within {}..={}, got {value:?}",
-                    Self::MIN,
-                    Self::MAX
+                    range.start(),
+                    range.end()
                 ))
             })
     }
@@ -195,6 +205,24 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(parse_crop(value).ok(), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn size_within_another_range_and_default() {
+        let cases = [
+            ("", Some(80)),
+            ("s=1", Some(1)),
+            ("size=2048", Some(2048)),
+            ("s=0", None),
+            ("s=2049", None),
+        ];
+        for (query, expected) in cases {
+            let got = QueryParams::parse(query)
+                .and_then(|q| q.size_within(1..=2048, 80))
+                .ok()
+                .map(|s| s.0);
+            assert_eq!(got, expected, "{query:?}");
         }
     }
 

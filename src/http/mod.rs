@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) 
         .service(web::resource("/openapi.json").route(get_or_head().to(openapi::openapi_json)))
         .service(web::resource("/initials/{file}").route(get_or_head().to(initials::initials)))
         .service(web::resource("/avatar/{file}").route(get_or_head().to(avatar::avatar)))
+        .service(web::resource("/avatar/").route(get_or_head().to(avatar::avatar)))
         .service(web::resource("/").route(get_or_head().to(page::index)))
         .service(web::resource("/static/{file}").route(get_or_head().to(page::asset)))
         .service(

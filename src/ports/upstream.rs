@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 /// A request built only from validated parts; the adapter turns it into
-/// `{base_url}{hash}?s={size}&d={default}&r={rating}`.
+/// `{base_url}{hash}?s={size}&d={default}&r={rating}`, plus `&f=y` when `force_default`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UpstreamRequest {
     /// 32 or 64 lower-case hex digits.
@@ -14,6 +14,8 @@ pub struct UpstreamRequest {
     pub default: &'static str,
     /// `g`, `pg`, `r` or `x`.
     pub rating: &'static str,
+    /// Ask for the default even when the hash has a picture (a forced per-user default).
+    pub force_default: bool,
 }
 
 /// What the upstream said, classified.

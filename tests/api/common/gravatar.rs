@@ -1,5 +1,7 @@
-//! A local stand-in for Gravatar: behaviour chosen by the hash's first hex digit, requests
-//! counted per hash, and a second server that a redirect points at (it must see no request).
+//! A local stand-in for Gravatar: behaviour chosen by the hash's first hex digit, pictures drawn
+//! at the asked `s` (default 80) like Gravatar's, `f=y` answered with the built-in default,
+//! requests counted per hash, and a second server that a redirect points at (it must see no
+//! request).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +26,8 @@ pub enum Behaviour {
     Sleep,
     /// `f…`: 500.
     Error,
+    /// `9…`: 200 with [`jpeg_picture`].
+    JpegPicture,
     /// Anything else: 404 with `d=404`, else the built-in default picture.
     Unknown,
 }
@@ -37,6 +41,7 @@ impl Behaviour {
             Self::Huge => 'd',
             Self::Sleep => 'e',
             Self::Error => 'f',
+            Self::JpegPicture => '9',
             Self::Unknown => '1',
         }
     }
@@ -49,6 +54,7 @@ impl Behaviour {
             Some('d') => Self::Huge,
             Some('e') => Self::Sleep,
             Some('f') => Self::Error,
+            Some('9') => Self::JpegPicture,
             _ => Self::Unknown,
         }
     }
@@ -59,22 +65,40 @@ pub fn hash(behaviour: Behaviour, n: u32) -> String {
     format!("{}{n:063x}", behaviour.digit())
 }
 
-/// The picture the stand-in serves for a Gravatar (a real 8×8 PNG).
-pub fn picture() -> Bytes {
-    let img = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 90]));
+/// The colour of every Gravatar the stand-in serves.
+pub const PICTURE_RGB: [u8; 3] = [200, 30, 90];
+/// The colour of its built-in defaults (`d=mp`, `f=y`, ...).
+pub const BUILT_IN_RGB: [u8; 3] = [10, 10, 10];
+/// The edge Gravatar answers without `s`.
+pub const UPSTREAM_DEFAULT_SIZE: u32 = 80;
+
+fn solid(size: u32, rgb: [u8; 3], format: image::ImageFormat) -> Bytes {
+    let img = image::RgbImage::from_pixel(size, size, image::Rgb(rgb));
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("encode");
+    img.write_to(&mut out, format).expect("encode");
     Bytes::from(out.into_inner())
 }
 
-/// The picture it serves for a built-in default (`d=mp`, ...).
-pub fn built_in_picture() -> Bytes {
-    let img = image::RgbImage::from_pixel(4, 4, image::Rgb([10, 10, 10]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("encode");
-    Bytes::from(out.into_inner())
+/// The PNG the stand-in serves for a Gravatar at edge `size`.
+pub fn picture(size: u32) -> Bytes {
+    solid(size, PICTURE_RGB, image::ImageFormat::Png)
+}
+
+/// The JPEG it serves for a `9…` hash at edge `size`.
+pub fn jpeg_picture(size: u32) -> Bytes {
+    solid(size, PICTURE_RGB, image::ImageFormat::Jpeg)
+}
+
+/// The PNG it serves for a built-in default (`d=mp`, ...) at edge `size`.
+pub fn built_in_picture(size: u32) -> Bytes {
+    solid(size, BUILT_IN_RGB, image::ImageFormat::Png)
+}
+
+/// `name`'s value in a query string.
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 #[derive(Clone, Default)]
@@ -106,7 +130,11 @@ impl FakeGravatar {
             let counter = counter.clone();
             cfg.default_service(web::to(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                async { HttpResponse::Ok().content_type("image/png").body(picture()) }
+                async {
+                    HttpResponse::Ok()
+                        .content_type("image/png")
+                        .body(picture(8))
+                }
             }));
         });
         *state.redirect_target.lock().expect("lock") =
@@ -170,7 +198,28 @@ async fn avatar(req: HttpRequest, state: web::Data<GravatarState>) -> HttpRespon
     if state.failing.load(Ordering::SeqCst) {
         return HttpResponse::InternalServerError().finish();
     }
-    let png = || HttpResponse::Ok().content_type("image/png").body(picture());
+    let query = req.query_string();
+    let size = param(query, "s")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(UPSTREAM_DEFAULT_SIZE);
+    let png = || {
+        HttpResponse::Ok()
+            .content_type("image/png")
+            .body(picture(size))
+    };
+    let built_in = || {
+        HttpResponse::Ok()
+            .content_type("image/png")
+            .body(built_in_picture(size))
+    };
+    // Gravatar's forcedefault: the default, even for a hash that has a picture.
+    if param(query, "f") == Some("y") {
+        return if param(query, "d") == Some("404") {
+            HttpResponse::NotFound().finish()
+        } else {
+            built_in()
+        };
+    }
     match Behaviour::of(&hash) {
         Behaviour::Picture => png(),
         Behaviour::SlowPicture => {
@@ -185,7 +234,7 @@ async fn avatar(req: HttpRequest, state: web::Data<GravatarState>) -> HttpRespon
         }
         Behaviour::Huge => {
             let chunk = {
-                let mut first = picture().to_vec();
+                let mut first = picture(8).to_vec();
                 first.resize(64 * 1024, 0);
                 Bytes::from(first)
             };
@@ -199,13 +248,14 @@ async fn avatar(req: HttpRequest, state: web::Data<GravatarState>) -> HttpRespon
             png()
         }
         Behaviour::Error => HttpResponse::InternalServerError().finish(),
+        Behaviour::JpegPicture => HttpResponse::Ok()
+            .content_type("image/jpeg")
+            .body(jpeg_picture(size)),
         Behaviour::Unknown => {
-            if req.query_string().contains("d=404") {
+            if param(query, "d") == Some("404") {
                 HttpResponse::NotFound().finish()
             } else {
-                HttpResponse::Ok()
-                    .content_type("image/png")
-                    .body(built_in_picture())
+                built_in()
             }
         }
     }

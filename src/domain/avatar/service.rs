@@ -1,0 +1,413 @@
+//! The avatar service: the answer cache with single flight, size buckets resized here, stale
+//! pictures, the gate and the breaker in front of the upstream, and the fallbacks.
+//!
+//! Answers ("a picture", "no Gravatar") live in a `moka` cache weighed in bytes with a lifetime
+//! per entry; concurrent misses for one key make one upstream request (`try_get_with`), and
+//! upstream errors are never cached as answers (an unusable picture, too large or not an image,
+//! is kept as "no picture"). Gravatar is asked only for the configured size buckets; every other
+//! edge is resized here from its bucket and kept in a second cache of derived pictures. Known
+//! pictures are also kept a while longer so that a failed refresh serves the stale picture.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prometheus::{IntCounterVec, IntGauge, Opts};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::breaker::Breaker;
+use super::cache_policy::{
+    AnswerExpiry, CachedAnswer, UpstreamPicture, UpstreamSizes, VariantKey, weigh, weigh_variant,
+};
+use super::color::{color_of, plain_square};
+use super::gate::UpstreamGate;
+use super::request::{AvatarRequest, DefaultPicture};
+use super::{AvatarError, AvatarSource, LookupError, ResolvedAvatar};
+use crate::domain::image::resize_square;
+use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError, RenderedPicture};
+use crate::metrics::{CacheLookups, Metrics, MissFlag};
+use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
+use crate::settings::Gravatar as GravatarSettings;
+
+/// The edges the initials renderer draws; fallbacks outside are drawn at the nearest and resized.
+const RENDERED_EDGES: std::ops::RangeInclusive<u32> = 16..=1024;
+/// Largest upstream picture decoded for resizing (Gravatar serves at most 2048 px).
+const MAX_SOURCE_EDGE: u32 = 4096;
+
+pub struct AvatarService {
+    upstream: Arc<dyn AvatarUpstream>,
+    initials: Arc<InitialsService>,
+    answers: moka::future::Cache<UpstreamRequest, Arc<CachedAnswer>>,
+    /// Pictures kept for `ttl_stale` after they were fetched, served when a refresh fails.
+    known_pictures: moka::future::Cache<UpstreamRequest, Arc<CachedAnswer>>,
+    /// Pictures derived here (resized buckets, resized fallbacks, colour squares).
+    variants: moka::future::Cache<VariantKey, RenderedPicture>,
+    /// Resizes at once (one per core): bounds their CPU and transient memory.
+    resizes: Arc<Semaphore>,
+    sizes: UpstreamSizes,
+    gate: UpstreamGate,
+    breaker: Breaker,
+    expiry: AnswerExpiry,
+    ttl_fallback: u64,
+    upstream_requests: IntCounterVec,
+    /// Resolved once: the hit path touches no label map.
+    lookups: CacheLookups,
+}
+
+impl AvatarService {
+    /// `cache_bytes` bounds the three caches together: half for answers, a quarter for pictures
+    /// derived here, a quarter for stale pictures (which mostly share their bytes with the
+    /// answers anyway).
+    pub fn new(
+        settings: &GravatarSettings,
+        upstream: Arc<dyn AvatarUpstream>,
+        initials: Arc<InitialsService>,
+        metrics: &Metrics,
+    ) -> Result<Self, prometheus::Error> {
+        let expiry = AnswerExpiry {
+            hit: Duration::from_secs(settings.ttl_hit),
+            miss: Duration::from_secs(settings.ttl_miss),
+        };
+        let answers = moka::future::Cache::builder()
+            .name("gravatar-answers")
+            .max_capacity(settings.cache_bytes / 2)
+            .weigher(weigh)
+            .expire_after(AnswerExpiry {
+                hit: expiry.hit,
+                miss: expiry.miss,
+            })
+            .build();
+        let known_pictures = moka::future::Cache::builder()
+            .name("gravatar-stale")
+            .max_capacity(settings.cache_bytes / 4)
+            .weigher(weigh)
+            .time_to_live(expiry.hit + Duration::from_secs(settings.ttl_stale))
+            .build();
+        // Derived from a source that lives at most ttl_hit; a variant never outlives it by more.
+        let variants = moka::future::Cache::builder()
+            .name("gravatar-variants")
+            .max_capacity(settings.cache_bytes / 4)
+            .weigher(weigh_variant)
+            .time_to_live(expiry.hit)
+            .build();
+        let upstream_requests = IntCounterVec::new(
+            Opts::new(
+                "gravatar_upstream_requests_total",
+                "Gravatar upstream requests by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let lookups = CacheLookups::register(
+            metrics,
+            "gravatar_cache_lookups_total",
+            "Gravatar answer cache lookups by result",
+        )?;
+        let state = IntGauge::new(
+            "gravatar_circuit_open",
+            "1 while the Gravatar circuit breaker skips the upstream",
+        )?;
+        metrics.register(&upstream_requests)?;
+        metrics.register(&state)?;
+        let (recent, kept, derived) = (answers.clone(), known_pictures.clone(), variants.clone());
+        metrics.watch_cache("gravatar", move || {
+            crate::metrics::settle(recent.run_pending_tasks());
+            crate::metrics::settle(kept.run_pending_tasks());
+            crate::metrics::settle(derived.run_pending_tasks());
+            (
+                recent.entry_count() + kept.entry_count() + derived.entry_count(),
+                recent.weighted_size() + kept.weighted_size() + derived.weighted_size(),
+            )
+        });
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Ok(Self {
+            upstream,
+            initials,
+            answers,
+            known_pictures,
+            variants,
+            resizes: Arc::new(Semaphore::new(cores)),
+            sizes: UpstreamSizes::new(&settings.upstream_sizes),
+            gate: UpstreamGate::new(
+                settings.max_concurrent_requests,
+                settings.requests_per_sec,
+                settings.requests_burst,
+            ),
+            breaker: Breaker::new(
+                settings.breaker_failures,
+                Duration::from_secs(settings.breaker_cooldown_secs),
+                state,
+            ),
+            expiry,
+            ttl_fallback: settings.ttl_fallback,
+            upstream_requests,
+            lookups,
+        })
+    }
+
+    /// The picture to serve for `request`: Gravatar's, a stale one, or the fallback.
+    pub async fn resolve(&self, request: &AvatarRequest) -> Result<ResolvedAvatar, AvatarError> {
+        let bucket = self.sizes.for_edge(request.size);
+        let Some(key) = request.upstream_at(bucket) else {
+            // Forced default drawn here: deterministic, so it may be kept as long as a hit.
+            return self
+                .fallback(request, self.expiry.hit.as_secs(), None)
+                .await;
+        };
+        match self.lookup(&key).await {
+            Ok(answer) => {
+                let ttl = self.expiry.ttl(&answer);
+                let max_age = ttl.saturating_sub(answer.fetched_at.elapsed()).as_secs();
+                match &answer.picture {
+                    Some(upstream) => match self.sized(upstream, request.size).await {
+                        Some(picture) => Ok(ResolvedAvatar {
+                            picture,
+                            source: AvatarSource::Gravatar,
+                            max_age,
+                        }),
+                        None => self.fallback(request, max_age, None).await,
+                    },
+                    None => self.fallback(request, max_age, None).await,
+                }
+            }
+            Err(error) => {
+                // The failure itself is logged once per upstream call, in `fetch`.
+                tracing::debug!(hash = &key.hash[..8], %error, "serving without gravatar");
+                if let Some(stale) = self.known_pictures.get(&key).await
+                    && let Some(upstream) = &stale.picture
+                    && let Some(picture) = self.sized(upstream, request.size).await
+                {
+                    return Ok(ResolvedAvatar {
+                        picture,
+                        source: AvatarSource::Gravatar,
+                        max_age: self.ttl_fallback,
+                    });
+                }
+                self.fallback(request, self.ttl_fallback, Some(error)).await
+            }
+        }
+    }
+
+    /// The upstream picture at `edge`: its own bytes when it already is that square, else a
+    /// resized copy (kept in `variants`); `None` when it cannot be decoded.
+    async fn sized(&self, upstream: &UpstreamPicture, edge: u32) -> Option<RenderedPicture> {
+        if upstream.square_edge == Some(edge) {
+            return Some(upstream.picture.clone());
+        }
+        match self.resized(&upstream.picture, edge).await {
+            Ok(picture) => Some(picture),
+            Err(error) => {
+                tracing::info!(%error, "gravatar picture cannot be resized");
+                None
+            }
+        }
+    }
+
+    /// `source` resized to `edge`, once per instance and kept while it is used.
+    async fn resized(
+        &self,
+        source: &RenderedPicture,
+        edge: u32,
+    ) -> Result<RenderedPicture, Arc<RenderError>> {
+        let source = source.clone();
+        self.variants
+            .try_get_with((source.etag.clone(), edge), async move {
+                let permit = self
+                    .resizes
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| RenderError::Worker(e.to_string()))?;
+                let resized = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    resize_square(&source.bytes, edge, MAX_SOURCE_EDGE)
+                })
+                .await
+                .map_err(|e| RenderError::Worker(e.to_string()))?
+                .map_err(|e| RenderError::Encode(e.to_string()))?;
+                Ok::<_, RenderError>(exact_picture(resized.bytes, resized.format.content_type()))
+            })
+            .await
+    }
+
+    /// The cached answer, or one upstream request shared by every concurrent caller.
+    async fn lookup(&self, key: &UpstreamRequest) -> Result<Arc<CachedAnswer>, Arc<LookupError>> {
+        let missed = MissFlag::default();
+        let result = self
+            .answers
+            .try_get_with_by_ref(key, async {
+                missed.mark();
+                if let Some(known) = self.known_elsewhere(key).await {
+                    return Ok(known);
+                }
+                self.fetch(key).await
+            })
+            .await;
+        self.lookups.record(&missed);
+        result
+    }
+
+    /// "No Gravatar" already learnt at another size bucket: the same for every size.
+    async fn known_elsewhere(&self, key: &UpstreamRequest) -> Option<Arc<CachedAnswer>> {
+        if key.default != "404" {
+            return None;
+        }
+        for size in self.sizes.others(key.size) {
+            let other = UpstreamRequest {
+                size,
+                ..key.clone()
+            };
+            if let Some(answer) = self.answers.get(&other).await
+                && answer.picture.is_none()
+            {
+                return Some(answer);
+            }
+        }
+        None
+    }
+
+    async fn fetch(&self, key: &UpstreamRequest) -> Result<Arc<CachedAnswer>, LookupError> {
+        if !self.breaker.allows() {
+            self.upstream_requests
+                .with_label_values(&["skipped_circuit_open"])
+                .inc();
+            return Err(LookupError::CircuitOpen);
+        }
+        let _permit = self.gate.try_enter().map_err(|refusal| {
+            self.upstream_requests
+                .with_label_values(&[refusal.outcome()])
+                .inc();
+            LookupError::Throttled(refusal)
+        })?;
+        let result = self.upstream.fetch(key).await;
+        let outcome = match &result {
+            Ok(UpstreamAnswer::Picture { .. }) => "picture",
+            Ok(UpstreamAnswer::NoPicture) => "no_picture",
+            Err(UpstreamError::Unavailable(_)) => "unavailable",
+            Err(UpstreamError::Rejected(_)) => "rejected",
+        };
+        self.upstream_requests.with_label_values(&[outcome]).inc();
+        let picture = match result {
+            Ok(UpstreamAnswer::Picture {
+                bytes,
+                content_type,
+            }) => Some(UpstreamPicture {
+                square_edge: square_edge(&bytes),
+                picture: RenderedPicture {
+                    etag: etag_of(&bytes),
+                    bytes,
+                    content_type,
+                },
+            }),
+            Ok(UpstreamAnswer::NoPicture) => None,
+            // The upstream works but this picture is unusable (too large, not an image): kept
+            // as "no picture" so that it is not downloaded again on every request.
+            Err(UpstreamError::Rejected(reason)) => {
+                tracing::info!(hash = &key.hash[..8], %reason, "gravatar answer refused");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(hash = &key.hash[..8], %error, "gravatar request failed");
+                self.breaker.failed();
+                return Err(error.into());
+            }
+        };
+        self.breaker.succeeded();
+        let answer = Arc::new(CachedAnswer {
+            picture,
+            fetched_at: Instant::now(),
+        });
+        if answer.picture.is_some() {
+            self.known_pictures
+                .insert(key.clone(), answer.clone())
+                .await;
+        } else {
+            // A picture the user removed must never come back as a stale answer.
+            self.known_pictures.invalidate(key).await;
+        }
+        Ok(answer)
+    }
+
+    /// What is served when Gravatar has no picture (`cause` = `None`) or could not be asked.
+    async fn fallback(
+        &self,
+        request: &AvatarRequest,
+        max_age: u64,
+        cause: Option<Arc<LookupError>>,
+    ) -> Result<ResolvedAvatar, AvatarError> {
+        let picture = match (request.default, cause) {
+            (DefaultPicture::NotFound, None) => return Err(AvatarError::NotFound),
+            (DefaultPicture::NotFound, Some(cause)) => {
+                return Err(AvatarError::Unavailable(cause));
+            }
+            (DefaultPicture::Color, _) => self.color_square(request).await?,
+            // A built-in default is Gravatar's to draw; when it cannot, initials stand in.
+            (DefaultPicture::Initials | DefaultPicture::BuiltIn(_), _) => {
+                self.initials_at(request).await?
+            }
+        };
+        Ok(ResolvedAvatar {
+            picture,
+            source: AvatarSource::Fallback,
+            max_age,
+        })
+    }
+
+    /// The initials fallback at the asked edge: the renderer's own picture within its range
+    /// (byte-identical to `/initials`), else the nearest edge it draws, resized.
+    async fn initials_at(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
+        let drawn = request
+            .size
+            .clamp(*RENDERED_EDGES.start(), *RENDERED_EDGES.end());
+        let mut spec = InitialsSpec::new(request.fallback_text.clone(), drawn);
+        spec.length = request.fallback_length;
+        let rendered = self.initials.render(&spec).await?;
+        if drawn == request.size {
+            return Ok(rendered);
+        }
+        self.resized(&rendered, request.size)
+            .await
+            .map_err(|e| AvatarError::Render((*e).clone()))
+    }
+
+    /// `d=color`: one colour, any edge, kept with the other derived pictures.
+    async fn color_square(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
+        let color = color_of(request.color_text());
+        let key = (format!("\"c-{}\"", color.css()), request.size);
+        let size = request.size;
+        self.variants
+            .try_get_with(key, async move {
+                plain_square(color, size).map(|png| exact_picture(png, "image/png"))
+            })
+            .await
+            .map_err(|e| AvatarError::Render((*e).clone()))
+    }
+}
+
+/// A picture from freshly encoded, exactly sized bytes.
+fn exact_picture(mut bytes: Vec<u8>, content_type: &'static str) -> RenderedPicture {
+    bytes.shrink_to_fit();
+    let bytes = Bytes::from(bytes);
+    RenderedPicture {
+        etag: etag_of(&bytes),
+        bytes,
+        content_type,
+    }
+}
+
+/// The edge of a square picture, read from its header only; `None` when not square or unread.
+fn square_edge(bytes: &Bytes) -> Option<u32> {
+    let (width, height) = image::ImageReader::new(Cursor::new(bytes.as_ref()))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()?;
+    (width == height).then_some(width)
+}
+
+/// A strong ETag from the bytes.
+fn etag_of(bytes: &Bytes) -> String {
+    let digest = Sha256::digest(bytes);
+    format!("\"g-{}\"", hex::encode(&digest[..16]))
+}
