@@ -751,7 +751,9 @@ async fn urls_built_by_real_gravatar_client_libraries_work_with_the_host_swapped
         libraries.len() == 2 && libraries.values().all(|&n| n > 100),
         "{libraries:?}"
     );
-    assert!(seen.len() > 300, "{} distinct URLs", seen.len());
+    // 702 URLs from both libraries; swapping the host folds http/https/cdn variants into 272
+    // distinct paths (gravatar 1.8.2, gravatar-url 4.0.2).
+    assert!(seen.len() > 250, "{} distinct URLs", seen.len());
     // Built-in defaults reached Gravatar; URLs in `d` never did.
     let queries = gravatar.queries();
     assert!(
