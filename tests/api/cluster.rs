@@ -231,8 +231,12 @@ fn make_traversable(dir: &Path) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
+/// A fresh connection per request: a pooled keep-alive connection that the server (or nginx)
+/// closes just as the next upload reuses it fails with `IncompleteMessage`, a client artifact
+/// that says nothing about the pictures this suite checks.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
