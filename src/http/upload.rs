@@ -11,7 +11,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{FutureExt, Stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::domain::rate_limit::UploadRateLimiter;
@@ -185,6 +185,7 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// What an upload body carries: the file, and the form's `crop` text field if any.
+#[derive(Debug)]
 pub struct UploadBody {
     pub picture: Bytes,
     pub crop: Option<String>,
@@ -271,19 +272,43 @@ async fn read_multipart(
     req: &HttpRequest,
     body: impl Stream<Item = Result<Bytes, PayloadError>> + 'static,
 ) -> Result<UploadBody, ApiError> {
+    // The whole body first (it is bounded by the upload limit), then the parser over bytes that
+    // are all here: actix-multipart 0.7 stays pending forever on a body that ends inside a part
+    // (found by fuzzing; actix-web#3202), and with nothing left to wait for, "pending" means
+    // exactly that.
+    let whole = collect(body, 0)
+        .await
+        .map_err(|err| ApiError::BadRequest(format!("cannot read the body: {err}")))?;
+    parse_multipart(req.headers(), whole)
+}
+
+/// Parses a complete multipart body without waiting: every step is ready or the body ended early.
+fn parse_multipart(headers: &header::HeaderMap, whole: Bytes) -> Result<UploadBody, ApiError> {
     let malformed = |err: actix_multipart::MultipartError| {
         ApiError::BadRequest(format!("malformed multipart body: {err}"))
     };
-    let mut multipart = Multipart::new(req.headers(), body);
+    let ended_early = || {
+        ApiError::BadRequest("malformed multipart body: it ends before its closing boundary".into())
+    };
+    let complete = futures_util::stream::once(std::future::ready(Ok::<_, PayloadError>(whole)));
+    let mut multipart = Multipart::new(headers, complete);
     let mut file = None;
     let mut crop = None;
-    while let Some(field) = multipart.try_next().await.map_err(malformed)? {
+    while let Some(field) = multipart
+        .try_next()
+        .now_or_never()
+        .ok_or_else(ended_early)?
+        .map_err(malformed)?
+    {
         let is_file = matches!(field.name(), Some("picture" | "file"))
             || field
                 .content_disposition()
                 .is_some_and(|cd| cd.get_filename().is_some());
         let is_crop = !is_file && field.name() == Some("crop");
-        let bytes = collect(field, 0).await.map_err(malformed)?;
+        let bytes = collect(field, 0)
+            .now_or_never()
+            .ok_or_else(ended_early)?
+            .map_err(malformed)?;
         if is_crop {
             let text = std::str::from_utf8(&bytes).map_err(|_| {
                 ApiError::InvalidParameter("crop must be x,y,w,h in whole pixels".into())
@@ -315,4 +340,56 @@ pub async fn close_after_errors(
             .set_connection_type(actix_web::http::ConnectionType::Close);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form_headers() -> header::HeaderMap {
+        let mut headers = header::HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("multipart/form-data; boundary=XyZ"),
+        );
+        headers
+    }
+
+    const FORM: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nPNGBYTES\r\n--XyZ\r\nContent-Disposition: form-data; name=\"crop\"\r\n\r\n1,2,30,30\r\n--XyZ--\r\n";
+
+    #[test]
+    fn a_complete_form_gives_its_file_and_crop() {
+        let body = parse_multipart(&form_headers(), Bytes::from_static(FORM)).expect("parsed");
+        assert_eq!(&body.picture[..], b"PNGBYTES");
+        assert_eq!(body.crop.as_deref(), Some("1,2,30,30"));
+    }
+
+    #[test]
+    fn the_fuzzed_body_that_hung_the_reader_is_a_400_at_once() {
+        let input = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/regressions/upload_body/hang-multipart-d47e16a9"),
+        )
+        .expect("regression input");
+        // The first byte is the fuzz target's selector; the rest is the body it sent.
+        let err = parse_multipart(&form_headers(), Bytes::from(input[1..].to_vec()))
+            .expect_err("a body without its closing boundary");
+        assert!(
+            matches!(&err, ApiError::BadRequest(msg) if msg.contains("closing boundary")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn every_truncation_of_a_form_is_an_error_never_a_wait() {
+        // Cut anywhere before the closing boundary's end: each is answered, none is accepted
+        // with a partial file.
+        let complete_until = FORM.len() - b"--\r\n".len();
+        for cut in 0..complete_until {
+            let body = Bytes::copy_from_slice(&FORM[..cut]);
+            if let Ok(parsed) = parse_multipart(&form_headers(), body) {
+                assert_eq!(&parsed.picture[..], b"PNGBYTES", "cut at {cut}");
+            }
+        }
+    }
 }
