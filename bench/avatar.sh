@@ -23,6 +23,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+# Pinning (the default on 2+ cores): wrk on the first core, the servers on the others with one
+# worker per core. Unpinned on a 2-core machine, wrk and two workers take turns on two cores and
+# the wait for a core, not the server, sets p99 (visage idles between batches more often than
+# nginx, so it waits more). BENCH_PIN=0 runs unpinned with 2 workers each.
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  workers=$(( $(nproc) - 1 ))
+  pin_server=(taskset -c "1-$workers"); pin_load=(taskset -c 0)
+  setup="pinned: wrk on core 0, servers on cores 1-$workers, $workers worker(s) each"
+else
+  workers=2; pin_server=(); pin_load=()
+  setup="unpinned, 2 workers each"
+fi
+
 work=$(mktemp -d -t visage-bench-avatar.XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -50,16 +63,16 @@ path="/avatar/$hash?s=128"
 uport=$(free_port)
 start_visage() { # port, RUST_LOG
   VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
-    VISAGE__SERVER__WORKERS=2 VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$uport/avatar/" \
-    target/release/visage > "$work/visage-$1.log" 2>&1 &
+    VISAGE__SERVER__WORKERS=$workers VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$uport/avatar/" \
+    "${pin_server[@]}" target/release/visage > "$work/visage-$1.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$1/healthz"
 }
 start_nginx() { # port, access log (a file or off)
   mkdir -p "$work/tmp" "$work/cache-$1"
   sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$1|g" -e "s|@UPSTREAM@|127.0.0.1:$uport|g" \
-    -e "s|@ACCESS_LOG@|$2|g" bench/avatar-nginx.conf > "$work/nginx-$1.conf"
-  "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
+    -e "s|@ACCESS_LOG@|$2|g" -e "s|@WORKERS@|$workers|g" bench/avatar-nginx.conf > "$work/nginx-$1.conf"
+  "${pin_server[@]}" "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
 }
 vlog=$(free_port); start_visage "$vlog" info
 vquiet=$(free_port); start_visage "$vquiet" warn
@@ -86,7 +99,7 @@ done
 echo "== wrk -t1 -c32 -d${secs}s, $rounds rounds, contenders alternating" >&2
 for round in $(seq "$rounds"); do
   for run in vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet; do
-    wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}-$round.txt"
+    "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}-$round.txt"
   done
 done
 upstream_calls=0
@@ -114,12 +127,12 @@ ratio() { # a, b
   done | median
 }
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
   echo
   echo "| cache hit, 128 px PNG ($bytes bytes), wrk -t1 -c32 -d${secs}s, median of $rounds alternating rounds | requests/s | median latency | p99 latency |"
   echo "|---|---|---|---|"
-  row "visage \`/avatar/{hash}\`, 2 workers, RUST_LOG=info" vlog
-  row "nginx \`proxy_cache\`, 2 workers, access log" nlog
+  row "visage \`/avatar/{hash}\`, RUST_LOG=info (request log on)" vlog
+  row "nginx \`proxy_cache\`, access log" nlog
   row "visage, RUST_LOG=warn (no request log)" vquiet
   row "nginx, access_log off" nquiet
   echo

@@ -24,6 +24,19 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -d bench/node_modules/@dicebear/converter ] || (cd bench && npm install --no-audit --no-fund)
 
+# Pinning (the default on 2+ cores): wrk on the first core, the servers on the others with one
+# worker per core. Unpinned on a 2-core machine, wrk and two workers take turns on two cores and
+# the wait for a core, not the server, sets p99 (visage idles between batches more often than
+# nginx, so it waits more). BENCH_PIN=0 runs unpinned with 2 workers each.
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  workers=$(( $(nproc) - 1 ))
+  pin_server=(taskset -c "1-$workers"); pin_load=(taskset -c 0)
+  setup="pinned: wrk on core 0, servers on cores 1-$workers, $workers worker(s) each"
+else
+  workers=2; pin_server=(); pin_load=()
+  setup="unpinned, 2 workers each"
+fi
+
 work=$(mktemp -d -t visage-bench-initials.XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -54,7 +67,7 @@ criterion() { node -e 'const e=JSON.parse(require("fs").readFileSync(process.arg
 echo "== visage through HTTP" >&2
 start_visage() { # port, RUST_LOG
   VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
-    VISAGE__SERVER__WORKERS=2 target/release/visage > "$work/visage-$1.log" 2>&1 &
+    VISAGE__SERVER__WORKERS=$workers "${pin_server[@]}" target/release/visage > "$work/visage-$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.1; done
 }
@@ -62,7 +75,7 @@ port=$(free_port)
 start_visage "$port" info
 offset=0
 for size in 64 128 512; do
-  SIZE=$size OFFSET=$offset wrk -t1 -c1 -d"${secs}s" --latency -s bench/initials-cold.lua \
+  SIZE=$size OFFSET=$offset "${pin_load[@]}" wrk -t1 -c1 -d"${secs}s" --latency -s bench/initials-cold.lua \
     "http://127.0.0.1:$port" > "$work/cold-$size.txt"
   offset=$((offset + 4000000))
 done
@@ -74,7 +87,7 @@ chmod -R a+rX "$work/static"
 bytes=$(stat -c %s "$work/static/jane.png")
 start_nginx() { # port, access_log setting
   cat > "$work/nginx-$1.conf" <<CONF
-worker_processes 2;
+worker_processes $workers;
 pid $work/nginx-$1.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 1024; }
@@ -92,7 +105,7 @@ http {
   }
 }
 CONF
-  "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
+  "${pin_server[@]}" "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/jane.png" -o /dev/null && break; sleep 0.1; done
 }
 mkdir -p "$work/tmp"
@@ -101,15 +114,15 @@ qport=$(free_port); start_visage "$qport" warn
 nqport=$(free_port); start_nginx "$nqport" off
 curl -sf "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" -o /dev/null
 for round in 1 2 3; do
-  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-$round.txt"
-  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport/jane.png" > "$work/hot-nginx-$round.txt"
-  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-quiet-$round.txt"
-  wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nqport/jane.png" > "$work/hot-nginx-quiet-$round.txt"
+  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-$round.txt"
+  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport/jane.png" > "$work/hot-nginx-$round.txt"
+  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-quiet-$round.txt"
+  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nqport/jane.png" > "$work/hot-nginx-quiet-$round.txt"
 done
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), node $(node --version), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, node $(node --version), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
   echo
   echo "| cold render, PNG | DiceBear in process (median) | visage in process (criterion median) | visage via HTTP, 1 connection (median latency) | HTTP renders/s | DiceBear ÷ visage HTTP | PNG bytes DiceBear / visage |"
   echo "|---|---|---|---|---|---|---|"
@@ -120,7 +133,7 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
       "$(echo "$d / $h" | bc -l)" "$(dicebear "$size" bytes)" "$vb"
   done
   echo
-  echo "| cached 128 px PNG ($bytes bytes), wrk -t2 -c32, ${secs}s × 3 rounds | requests/s (median round) | median latency | p99 latency |"
+  echo "| cached 128 px PNG ($bytes bytes), wrk -t1 -c32, ${secs}s × 3 alternating rounds | requests/s (median round) | median latency | p99 latency |"
   echo "|---|---|---|---|"
   for who in visage nginx visage-quiet nginx-quiet; do
     r=(); l=(); t=()
@@ -130,6 +143,12 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
     label=${who/-quiet/, request log off}; [ "$label" = "$who" ] && label="$who, request log on"
     echo "| $label | $(median3 "${r[@]}") | $(median3 "${l[@]}") ms | $(median3 "${t[@]}") ms |"
   done
+  ratio() { # a, b: the median of the per-round throughput ratios
+    median3 $(for round in 1 2 3; do echo "$(rps "$work/hot-$1-$round.txt") / $(rps "$work/hot-$2-$round.txt")" | bc -l; done)
+  }
+  echo
+  printf 'Throughput ratio visage ÷ nginx (median of per-round ratios): %.2f with request logs, %.2f without.\n' \
+    "$(ratio visage nginx)" "$(ratio visage-quiet nginx-quiet)"
 } > "$work/report.md"
 mkdir -p bench/out
 cp "$work/report.md" bench/out/initials.md

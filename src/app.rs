@@ -146,6 +146,7 @@ impl AppContext {
         cfg.app_data(web::Data::new(self.settings.clone()))
             .app_data(web::Data::from(self.readiness.clone()))
             .app_data(web::Data::new(self.metrics.clone()))
+            .app_data(crate::metrics::HttpObserver::new(self.metrics.clone()))
             .app_data(web::Data::new(self.store.clone()))
             .app_data(web::Data::new(self.profile.clone()))
             .app_data(web::Data::from(self.initials.clone()))

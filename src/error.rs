@@ -120,15 +120,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
-            // The cause goes to the log, never to the client.
-            let cause = std::error::Error::source(self).map(ToString::to_string);
-            tracing::error!(
-                code = self.code(),
-                cause = cause.as_deref(),
-                "request failed"
-            );
-        }
+        // A 5xx's cause goes to the log (the request's own line, `http::observe`), never to
+        // the client.
         let picture = match self {
             Self::MetadataUpdateFailed { picture, .. } => Some(picture.as_str()),
             _ => None,

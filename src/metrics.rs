@@ -1,13 +1,15 @@
 //! Prometheus metrics: one registry per app, shared by the HTTP edge and the adapters.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Latency buckets in seconds, from a cache hit to a slow upstream.
@@ -122,6 +124,64 @@ impl Metrics {
         families.extend(self.process.gather());
         prometheus::TextEncoder::new().encode(&families, &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// The request counter and latency histogram of each (route, method, status), resolved once per
+/// worker on first use: a request then touches no label map and formats no status text.
+/// One per worker thread (registered in the app factory), hence a `RefCell`, never shared.
+pub struct HttpObserver {
+    metrics: Metrics,
+    /// A few dozen (route, method, status) at most, found by comparing: cheaper than hashing.
+    responses: RefCell<Vec<ResponseHandles>>,
+}
+
+struct ResponseHandles {
+    route: Box<str>,
+    method: &'static str,
+    status: u16,
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+impl HttpObserver {
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            metrics,
+            responses: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Counts one response. `route` is a route pattern (a bounded set), `method` a
+    /// [`method_label`], so the map stays small.
+    pub fn observe(&self, route: &str, method: &'static str, status: u16, latency: Duration) {
+        let Ok(mut responses) = self.responses.try_borrow_mut() else {
+            return;
+        };
+        let known = responses
+            .iter()
+            .position(|h| h.status == status && h.method == method && *h.route == *route);
+        let index = known.unwrap_or_else(|| {
+            let status_text = status.to_string();
+            responses.push(ResponseHandles {
+                route: route.into(),
+                method,
+                status,
+                requests: self.metrics.http_requests.with_label_values(&[
+                    route,
+                    method,
+                    &status_text,
+                ]),
+                latency: self
+                    .metrics
+                    .http_latency
+                    .with_label_values(&[route, &status_text]),
+            });
+            responses.len() - 1
+        });
+        let handles = &responses[index];
+        handles.requests.inc();
+        handles.latency.observe(latency.as_secs_f64());
     }
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Lines are written by a background thread (`tracing_appender::non_blocking`), so a request
 //! never waits on stderr; nothing is dropped (the writer blocks only when its buffer is full).
+//! The one line per request has its own cheaper writer, [`access_log`], under the same
+//! `RUST_LOG` filter (target `visage::access`).
+
+pub mod access_log;
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -40,11 +44,15 @@ pub fn init(format: LogFormat) {
         if let Ok(mut slot) = WRITER.lock() {
             *slot = Some(guard);
         }
+        access_log::AccessLog::install(format);
     }
 }
 
 /// Writes out buffered log lines; call once before the process exits.
 pub fn flush() {
+    if let Some(log) = access_log::AccessLog::global() {
+        log.close();
+    }
     if let Ok(mut slot) = WRITER.lock() {
         slot.take();
     }

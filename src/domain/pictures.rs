@@ -28,7 +28,7 @@ pub struct Picture {
     pub bytes: Bytes,
     pub content_type: &'static str,
     /// Strong and quoted: the key's content hash, plus the edge for a variant.
-    pub etag: String,
+    pub etag: bytestring::ByteString,
 }
 
 /// Resident bytes of one variant entry beyond its picture and key text (moka's node and links,
@@ -133,7 +133,7 @@ impl PictureService {
             return Ok(Picture {
                 bytes,
                 content_type: format.content_type(),
-                etag: format!("\"{stem}\""),
+                etag: format!("\"{stem}\"").into(),
             });
         };
         let missed = MissFlag::default();
@@ -156,7 +156,7 @@ impl PictureService {
         Ok(Picture {
             bytes,
             content_type: format.content_type(),
-            etag: format!("\"{stem}-{edge}\""),
+            etag: format!("\"{stem}-{edge}\"").into(),
         })
     }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -56,15 +57,18 @@ impl InitialsSpec {
 pub struct RenderedPicture {
     pub bytes: Bytes,
     pub content_type: &'static str,
-    /// Quoted strong ETag.
-    pub etag: String,
+    /// Quoted strong ETag, in shared bytes: serving it from a cache hit copies nothing.
+    pub etag: ByteString,
 }
 
 pub struct InitialsService {
     renderer: Arc<Renderer>,
     /// Large renders at once (one per core): bounds their CPU and transient memory.
     large_renders: Arc<Semaphore>,
-    cache: moka::future::Cache<Scene, RenderedPicture>,
+    /// Keyed by the request as asked, so that a hit does no text work (normalization,
+    /// segmentation, hashing); distinct names rarely share a picture anyway (the colour comes
+    /// from the whole name).
+    cache: moka::future::Cache<InitialsSpec, RenderedPicture>,
     lookups: CacheLookups,
 }
 
@@ -76,8 +80,8 @@ impl InitialsService {
         let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
         let cache = moka::future::Cache::builder()
             .max_capacity(settings.initials.cache_bytes)
-            .weigher(|scene: &Scene, picture: &RenderedPicture| {
-                u32::try_from(entry_cost(scene, picture)).unwrap_or(u32::MAX)
+            .weigher(|spec: &InitialsSpec, picture: &RenderedPicture| {
+                u32::try_from(entry_cost(spec, picture)).unwrap_or(u32::MAX)
             })
             .build();
         let lookups = CacheLookups::register(
@@ -102,15 +106,13 @@ impl InitialsService {
 
     /// The picture for `spec`, from the cache or rendered now.
     pub async fn render(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
-        let scene = resolve(spec)?;
         let missed = MissFlag::default();
-        let renderer = self.renderer.clone();
-        let permits = self.large_renders.clone();
         let result = self
             .cache
-            .try_get_with(scene.clone(), async {
+            .try_get_with_by_ref(spec, async {
                 missed.mark();
-                render_scene(renderer, permits, scene).await
+                let scene = resolve(spec)?;
+                render_scene(self.renderer.clone(), self.large_renders.clone(), scene).await
             })
             .await
             .map_err(|e| (*e).clone());
@@ -124,15 +126,15 @@ impl InitialsService {
     }
 }
 
-/// Resident bytes of one cache entry beyond its picture bytes, initials and ETag text: moka's
+/// Resident bytes of one cache entry beyond its picture bytes, key text and ETag text: moka's
 /// node, deque links and hash slot, the key and value structs, and allocator rounding. An
 /// estimate to be replaced by the figure of `tests/memory_bound.rs`
 /// (`measure_initials_entry_cost`, ignored by default).
 pub const ENTRY_OVERHEAD_BYTES: usize = 500;
 
 /// What one cached picture really costs, so that `initials.cache_bytes` bounds resident memory.
-fn entry_cost(scene: &Scene, picture: &RenderedPicture) -> usize {
-    picture.bytes.len() + scene.initials.len() + picture.etag.len() + ENTRY_OVERHEAD_BYTES
+fn entry_cost(spec: &InitialsSpec, picture: &RenderedPicture) -> usize {
+    picture.bytes.len() + spec.text.len() + picture.etag.len() + ENTRY_OVERHEAD_BYTES
 }
 
 /// Validates the spec and fixes every default: the scene is the cache key and the ETag input.
@@ -205,7 +207,7 @@ async fn render_scene(
         // which a cache entry would otherwise hold on to for its whole life.
         bytes: Bytes::copy_from_slice(&bytes),
         content_type,
-        etag,
+        etag: etag.into(),
     })
 }
 

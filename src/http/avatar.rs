@@ -1,12 +1,17 @@
 //! `GET /avatar/{hash}` (also `.png`, `.jpg`, `.jpeg`, `.gif`; `GET /avatar/` for nobody): the
 //! Gravatar proxy with its fallback.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::domain::avatar::{AvatarRequest, AvatarService, DEFAULT_SIZE, RawAvatarRequest, SIZES};
 use crate::error::ApiError;
+use crate::http::AVATAR;
 use crate::http::extract::QueryParams;
 use crate::http::image_response::image_response;
+
+/// `gravatar` or `fallback`: where the picture came from.
+const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
 
 /// The user's Gravatar, or a fallback picture; never a 5xx when a fallback exists.
 #[utoipa::path(get, path = "/avatar/{hash}", tag = "avatar",
@@ -31,9 +36,13 @@ pub async fn avatar(
     query: QueryParams,
     service: web::Data<AvatarService>,
 ) -> Result<HttpResponse, ApiError> {
+    let file = AVATAR
+        .file_of(req.path())
+        .filter(|file| !file.contains('/'))
+        .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
     let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
     let request = AvatarRequest::parse(&RawAvatarRequest {
-        file: req.match_info().query("file"),
+        file,
         size: query.size_within(SIZES, DEFAULT_SIZE)?.0,
         default: either("default", "d"),
         rating: either("rating", "r"),
@@ -42,11 +51,14 @@ pub async fn avatar(
         initials: query.get("initials"),
     })?;
     let resolved = service.resolve(&request).await?;
-    let cache_control = format!("public, max-age={}", resolved.max_age);
+    let cache_control =
+        HeaderValue::from_maybe_shared(format!("public, max-age={}", resolved.max_age))
+            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
+    let source = HeaderValue::from_static(resolved.source.as_str());
     Ok(image_response(
         &req,
         &resolved.picture,
-        &cache_control,
-        &[("x-avatar-source", resolved.source.as_str())],
+        cache_control,
+        Some((X_AVATAR_SOURCE, source)),
     ))
 }

@@ -1,9 +1,8 @@
 //! Validated extractors shared by the image routes: the query, `Size` (`size`/`s`), hex colours,
 //! the upload's `crop`.
 
-use std::collections::HashMap;
 use std::future::{Ready, ready};
-use std::ops::RangeInclusive;
+use std::ops::{Range, RangeInclusive};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 
@@ -13,18 +12,38 @@ use crate::error::ApiError;
 
 /// The query string as name → value (the last value wins when a name repeats), with typed
 /// readers that answer 400 `invalid_parameter` for bad values.
+///
+/// Every decoded name and value lives in one string, found by ranges: parsing costs two
+/// allocations whatever the number of parameters, and a lookup hashes nothing (a query has a
+/// handful of names). Decoding is `application/x-www-form-urlencoded`, as browsers send it:
+/// `+` is a space, invalid UTF-8 becomes U+FFFD.
 #[derive(Clone, Debug, Default)]
-pub struct QueryParams(HashMap<String, String>);
+pub struct QueryParams {
+    decoded: String,
+    pairs: Vec<(Range<usize>, Range<usize>)>,
+}
 
 impl QueryParams {
+    /// Never fails today (decoding is lossy); a `Result` so that a stricter parser can refuse.
     pub fn parse(query_string: &str) -> Result<Self, ApiError> {
-        actix_web::web::Query::<HashMap<String, String>>::from_query(query_string)
-            .map(|q| Self(q.into_inner()))
-            .map_err(|e| ApiError::InvalidParameter(format!("malformed query string: {e}")))
+        let mut decoded = String::with_capacity(query_string.len());
+        let mut pairs = Vec::new();
+        for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
+            let name_at = decoded.len();
+            decoded.push_str(&name);
+            let value_at = decoded.len();
+            decoded.push_str(&value);
+            pairs.push((name_at..value_at, value_at..decoded.len()));
+        }
+        Ok(Self { decoded, pairs })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| self.decoded.get(n.clone()) == Some(name))
+            .and_then(|(_, value)| self.decoded.get(value.clone()))
     }
 
     /// `size`, else `s`, else the default.
@@ -155,6 +174,22 @@ pub fn parse_color(name: &str, value: &str) -> Result<Rgb, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_decodes_like_a_form_and_the_last_value_wins() {
+        let query = QueryParams::parse("s=64&name=Jane%20Doe&d=mp&name=J+D&empty=&flag&%73ize=9")
+            .expect("parsed");
+        assert_eq!(query.get("name"), Some("J D"));
+        assert_eq!(query.get("s"), Some("64"));
+        assert_eq!(query.get("d"), Some("mp"));
+        assert_eq!(query.get("empty"), Some(""));
+        assert_eq!(query.get("flag"), Some(""));
+        assert_eq!(query.get("size"), Some("9"));
+        assert_eq!(query.get("missing"), None);
+        let bad = QueryParams::parse("name=%FF%FE").expect("lossy");
+        assert_eq!(bad.get("name"), Some("\u{fffd}\u{fffd}"));
+        assert_eq!(QueryParams::parse("").expect("empty").get(""), None);
+    }
 
     #[test]
     fn size_accepts_the_range_and_the_alias() {

@@ -1,39 +1,82 @@
 //! The contract's image response: ETag, `If-None-Match` → 304, `Cache-Control`, nosniff.
+//!
+//! Every header value is prepared without copying: the ETag shares the cached picture's bytes,
+//! constant values are static, so a cache hit builds its response from reference counts.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use bytes::Bytes;
+use bytestring::ByteString;
 
+use crate::domain::pictures::Picture;
 use crate::domain::placeholder::RenderedPicture;
 
 /// `Cache-Control` of pictures that never change (content-derived URLs and renders).
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
+/// What an image response is made of; cloning it is a few reference counts.
+pub struct ImageBody<'a> {
+    pub bytes: &'a Bytes,
+    pub content_type: &'static str,
+    /// Quoted strong ETag.
+    pub etag: &'a ByteString,
+}
+
+impl<'a> From<&'a RenderedPicture> for ImageBody<'a> {
+    fn from(picture: &'a RenderedPicture) -> Self {
+        Self {
+            bytes: &picture.bytes,
+            content_type: picture.content_type,
+            etag: &picture.etag,
+        }
+    }
+}
+
+impl<'a> From<&'a Picture> for ImageBody<'a> {
+    fn from(picture: &'a Picture) -> Self {
+        Self {
+            bytes: &picture.bytes,
+            content_type: picture.content_type,
+            etag: &picture.etag,
+        }
+    }
+}
 
 /// 200 with the contract's image headers (plus `extra`), or 304 when the client already holds
 /// this ETag.
-pub fn image_response(
+pub fn image_response<'a>(
     req: &HttpRequest,
-    picture: &RenderedPicture,
-    cache_control: &str,
-    extra: &[(&'static str, &str)],
+    picture: impl Into<ImageBody<'a>>,
+    cache_control: HeaderValue,
+    extra: Option<(HeaderName, HeaderValue)>,
 ) -> HttpResponse {
-    let matches = etag_matches(req, &picture.etag);
+    let picture = picture.into();
+    let matches = etag_matches(req, picture.etag);
     let mut response: HttpResponseBuilder = if matches {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
+    // An ETag is hex and quotes (always a valid header value); the fallback copies.
+    let etag = HeaderValue::from_maybe_shared(picture.etag.as_bytes().clone())
+        .or_else(|_| HeaderValue::from_str(picture.etag))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"\""));
     response
-        .insert_header((header::ETAG, picture.etag.as_str()))
+        .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    for (name, value) in extra {
-        response.insert_header((*name, *value));
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, NOSNIFF));
+    if let Some(pair) = extra {
+        response.insert_header(pair);
     }
     if matches {
         return response.finish();
     }
     response
-        .content_type(picture.content_type)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(picture.content_type),
+        ))
         .body(picture.bytes.clone())
 }
 

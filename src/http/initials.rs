@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::domain::placeholder::{InitialsService, InitialsSpec, PictureFormat, Shape};
 use crate::error::ApiError;
+use crate::http::INITIALS;
 use crate::http::extract::QueryParams;
 use crate::http::image_response::{IMMUTABLE, image_response};
 
@@ -33,12 +34,15 @@ pub async fn initials(
 ) -> Result<HttpResponse, ApiError> {
     let spec = parse_request(&req, &query)?;
     let picture = service.render(&spec).await?;
-    Ok(image_response(&req, &picture, IMMUTABLE, &[]))
+    Ok(image_response(&req, &picture, IMMUTABLE, None))
 }
 
 /// Path and query into a validated spec (public for the fuzz targets).
 pub fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsSpec, ApiError> {
-    let file = req.path().rsplit('/').next().unwrap_or_default();
+    let file = INITIALS
+        .file_of(req.path())
+        .filter(|file| !file.contains('/'))
+        .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
     let (raw_text, extension) = file
         .rsplit_once('.')
         .ok_or_else(|| ApiError::InvalidParameter("the path must end in .png or .svg".into()))?;

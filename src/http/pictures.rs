@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
-use crate::http::image_response::etag_matches;
+use crate::http::PICTURES;
+use crate::http::image_response::{IMMUTABLE, image_response};
 use crate::ports::ObjectKey;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -28,12 +28,17 @@ pub struct PictureQuery {
         (status = 400, body = crate::http::openapi::ErrorBody), (status = 404, body = crate::http::openapi::ErrorBody)))]
 pub async fn get_picture(
     req: HttpRequest,
-    path: web::Path<String>,
     query: web::Query<PictureQuery>,
     pictures: web::Data<Arc<PictureService>>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = ObjectKey::parse(&path)
-        .map_err(|_| ApiError::InvalidParameter("malformed picture key".into()))?;
+    let file = PICTURES
+        .file_of(req.path())
+        .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
+    let key = percent_encoding::percent_decode_str(file)
+        .decode_utf8()
+        .ok()
+        .and_then(|key| ObjectKey::parse(&key).ok())
+        .ok_or_else(|| ApiError::InvalidParameter("malformed picture key".into()))?;
     let size = query.size.or(query.s);
     if size.is_some_and(|s| !(16..=1024).contains(&s)) {
         return Err(ApiError::InvalidParameter(
@@ -41,20 +46,5 @@ pub async fn get_picture(
         ));
     }
     let picture = pictures.get(&key, size).await?;
-    let not_modified = etag_matches(&req, &picture.etag);
-    let mut response = if not_modified {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, picture.etag.clone()))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    if not_modified {
-        return Ok(response.finish());
-    }
-    Ok(response
-        .content_type(picture.content_type)
-        .body(picture.bytes))
+    Ok(image_response(&req, &picture, IMMUTABLE, None))
 }

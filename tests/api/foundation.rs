@@ -560,3 +560,149 @@ async fn s3_credentials_come_from_the_standard_aws_environment() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("storage check failed: not ready"), "{log}");
 }
+
+/// One blocking `GET path` with an `X-Request-Id`; its status.
+fn status_with_request_id(port: u16, path: &str, request_id: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nX-Request-Id: {request_id}\r\n\r\n")
+                .as_bytes(),
+        )
+        .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// The request log (the binary's defaults: JSON, `RUST_LOG` unset): a line per request with its
+/// id, method, route pattern, status and latency, and a 5xx's line with the error code and its
+/// cause; every line is written out by the time the process exits on SIGTERM.
+#[test]
+fn the_request_log_has_id_route_status_latency_and_a_5xx_names_its_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let (port, closed_port) = (free_port(), free_port());
+    let child = visage_binary()
+        .arg("serve")
+        .env("VISAGE__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("VISAGE__STORAGE__FS__ROOT", dir.path())
+        // Nothing listens there: `d=404` then has no fallback and answers 502.
+        .env(
+            "VISAGE__GRAVATAR__BASE_URL",
+            format!("http://127.0.0.1:{closed_port}/avatar/"),
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while !healthz_answers(port) {
+        assert!(started.elapsed() < Duration::from_secs(20), "never served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hash = "a".repeat(64);
+    assert_eq!(
+        status_with_request_id(port, "/initials/Jane%20Doe.png?size=64", "log-test-ok"),
+        Some(200)
+    );
+    assert_eq!(
+        status_with_request_id(port, &format!("/avatar/{hash}?d=404"), "log-test-5xx"),
+        Some(502)
+    );
+    assert_eq!(
+        status_with_request_id(port, "/nowhere", "log-test-404"),
+        Some(404)
+    );
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line_of = |id: &str| -> Value {
+        let lines: Vec<Value> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["request_id"] == id)
+            .collect();
+        assert_eq!(lines.len(), 1, "one line for {id} in:\n{stderr}");
+        lines.into_iter().next().expect("one line")
+    };
+    let ok = line_of("log-test-ok");
+    assert_eq!(ok["message"], "request served");
+    assert_eq!(ok["level"], "INFO");
+    assert_eq!(ok["method"], "GET");
+    assert_eq!(ok["route"], "/initials/{file}");
+    assert_eq!(ok["status"], 200);
+    assert!(
+        ok["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{ok}"
+    );
+    assert!(
+        ok["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{ok}"
+    );
+    assert!(ok.get("error").is_none(), "{ok}");
+
+    let failed = line_of("log-test-5xx");
+    assert_eq!(failed["route"], "/avatar/{file}");
+    assert_eq!(failed["status"], 502);
+    assert_eq!(failed["error"], "upstream_unavailable");
+    let cause = failed["cause"].as_str().unwrap_or_default();
+    assert!(!cause.is_empty(), "a 5xx names its cause: {failed}");
+
+    let unmatched = line_of("log-test-404");
+    assert_eq!(unmatched["route"], "unmatched");
+    assert_eq!(unmatched["status"], 404);
+}
+
+/// The `<img src>` routes are prefix scopes (no regex per request): they still answer only
+/// GET and HEAD, and only a single file segment under their prefix.
+#[actix_web::test]
+async fn image_routes_answer_get_and_head_on_one_file_segment_only() {
+    let app = TestApp::spawn(&[]).await;
+    for path in ["/avatar/abc", "/initials/JD.png", "/pictures/u/a/b.jpg"] {
+        let res = app.client.post(app.url(path)).send().await.expect("post");
+        assert_eq!(res.status(), 405, "{path}");
+        assert_eq!(
+            res.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some("GET, HEAD"),
+            "{path}"
+        );
+        assert_eq!(json(res).await["error"], "bad_request", "{path}");
+    }
+    for path in [
+        "/avatar",
+        "/avatarx/abc",
+        "/avatar/abc/def",
+        "/initials",
+        "/initials/J/D.png",
+        "/initialsx/JD.png",
+        "/pictures",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        assert_eq!(json(res).await["error"], "not_found", "{path}");
+    }
+    assert_eq!(app.get("/avatar/").await.status(), 200);
+    assert_eq!(app.get("/initials/JD.png").await.status(), 200);
+    let head = app
+        .client
+        .head(app.url("/initials/JD.png"))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.status(), 200);
+    app.stop().await;
+}

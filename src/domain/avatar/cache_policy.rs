@@ -98,7 +98,7 @@ pub(super) fn weigh(key: &UpstreamRequest, value: &Arc<CachedAnswer>) -> u32 {
 }
 
 /// A picture derived here: the source's strong ETag and the edge asked for.
-pub(super) type VariantKey = (String, u32);
+pub(super) type VariantKey = (bytestring::ByteString, u32);
 
 pub(super) fn weigh_variant(key: &VariantKey, value: &RenderedPicture) -> u32 {
     let bytes = value.bytes.len() + value.etag.len() + key.0.len();
@@ -184,7 +184,7 @@ mod tests {
                         let bytes = bytes::Bytes::from(vec![(n % 251) as u8; picture_bytes]);
                         UpstreamPicture {
                             picture: RenderedPicture {
-                                etag: format!("\"g-{n:032x}\""),
+                                etag: format!("\"g-{n:032x}\"").into(),
                                 bytes,
                                 content_type: "image/png",
                             },

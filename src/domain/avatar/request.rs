@@ -144,21 +144,13 @@ pub struct RawAvatarRequest<'a> {
 impl AvatarRequest {
     pub fn parse(raw: &RawAvatarRequest<'_>) -> Result<Self, AvatarError> {
         let hash = parse_hash(raw.file)?;
-        // Gravatar accepts ratings in any case.
-        let rating = match raw.rating.unwrap_or("g").to_ascii_lowercase().as_str() {
-            "g" => "g",
-            "pg" => "pg",
-            "r" => "r",
-            "x" => "x",
-            _ => {
-                return Err(AvatarError::InvalidParameter(
-                    "rating must be g, pg, r or x".into(),
-                ));
-            }
-        };
-        let force_default = match raw.force_default.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("n" | "no" | "false" | "0") => false,
-            Some("y" | "yes" | "true" | "1") => true,
+        // Gravatar accepts ratings and flags in any case.
+        let rating = one_of(raw.rating.unwrap_or("g"), &["g", "pg", "r", "x"])
+            .ok_or_else(|| AvatarError::InvalidParameter("rating must be g, pg, r or x".into()))?;
+        let force_default = match raw.force_default {
+            None => false,
+            Some(flag) if one_of(flag, &["n", "no", "false", "0"]).is_some() => false,
+            Some(flag) if one_of(flag, &["y", "yes", "true", "1"]).is_some() => true,
             Some(_) => {
                 return Err(AvatarError::InvalidParameter(
                     "forcedefault must be y, yes, true or 1 (or n, no, false, 0)".into(),
@@ -216,6 +208,14 @@ impl AvatarRequest {
             &self.fallback_text
         }
     }
+}
+
+/// The word of `words` that `value` is, in any ASCII case.
+fn one_of(value: &str, words: &[&'static str]) -> Option<&'static str> {
+    words
+        .iter()
+        .copied()
+        .find(|word| word.eq_ignore_ascii_case(value))
 }
 
 /// The hash from the path segment, suffix and case removed; `None` when the segment is empty.

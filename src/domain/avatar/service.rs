@@ -374,7 +374,7 @@ impl AvatarService {
     /// `d=color`: one colour, any edge, kept with the other derived pictures.
     async fn color_square(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
         let color = color_of(request.color_text());
-        let key = (format!("\"c-{}\"", color.css()), request.size);
+        let key = (format!("\"c-{}\"", color.css()).into(), request.size);
         let size = request.size;
         self.variants
             .try_get_with(key, async move {
@@ -407,7 +407,7 @@ fn square_edge(bytes: &Bytes) -> Option<u32> {
 }
 
 /// A strong ETag from the bytes.
-fn etag_of(bytes: &Bytes) -> String {
+fn etag_of(bytes: &Bytes) -> bytestring::ByteString {
     let digest = Sha256::digest(bytes);
-    format!("\"g-{}\"", hex::encode(&digest[..16]))
+    format!("\"g-{}\"", hex::encode(&digest[..16])).into()
 }
