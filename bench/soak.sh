@@ -31,7 +31,7 @@ python3 bench/soak.py standin "$gravatar_port" tests/fixtures/opaque-rgba.png &
 pids+=($!)
 port=$(free_port)
 VISAGE__SERVER__BIND="127.0.0.1:$port" VISAGE__SERVER__PUBLIC_URL="http://127.0.0.1:$port" \
-VISAGE__SERVER__DEV=true VISAGE__SERVER__LOG_FORMAT=text RUST_LOG=warn \
+VISAGE__SERVER__DEV=true RUST_LOG=info \
 VISAGE__STORAGE__FS__ROOT="$work/data" \
 VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$gravatar_port/avatar/" \
   "$binary" >"$work/visage.log" 2>&1 &

@@ -169,3 +169,33 @@ async fn the_fuzzed_multipart_hang_is_answered() {
     );
     app.stop().await;
 }
+
+/// Regression from `fuzz/regressions/upload_body/crash-short-boundary-8bb57e36`: actix-multipart
+/// panicked on this body (a 3-character boundary and a short line before it). Over HTTP it is a
+/// 400, and the worker that read it still serves.
+#[actix_web::test]
+async fn the_fuzzed_multipart_panic_is_a_400_and_the_worker_keeps_serving() {
+    // One worker: the next request is served by the very worker that read the body.
+    let app = TestApp::spawn(&[("server.dev", "true"), ("server.workers", "1")]).await;
+    let input = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/upload_body/crash-short-boundary-8bb57e36"),
+    )
+    .expect("regression input");
+    for _ in 0..3 {
+        let res = app
+            .client
+            .post(app.url("/v1/me/picture"))
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .body(input[1..].to_vec())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(res.status(), 400);
+        let error: Value = res.json().await.expect("JSON error");
+        assert_eq!(error["error"], "bad_request", "{error}");
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    }
+    app.stop().await;
+}
