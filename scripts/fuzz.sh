@@ -6,6 +6,8 @@
 # Corpora grow in fuzz/corpus/TARGET (seeded from tests/fixtures on the first run), crashes and
 # hangs land in fuzz/artifacts/TARGET, logs in fuzz/logs. Not part of CI: a run is a decision.
 # Runs at the lowest CPU priority, one libFuzzer process at a time (the machine is shared).
+# Never pause a running fuzzer (SIGSTOP): libFuzzer times units in wall time, so a pause is
+# reported as a hang. Two targets may run side by side (two invocations) on a 2-core machine.
 # VISAGE_FUZZ_PREBUILT=1 runs the binaries already built instead of `cargo fuzz run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
