@@ -143,11 +143,7 @@ async fn uploads_and_deletes_beyond_the_per_user_limit_get_429_with_retry_after(
 async fn the_fuzzed_multipart_hang_is_answered() {
     // The default body limit (60 s): the answer must not come from it.
     let app = TestApp::spawn(&[("server.dev", "true")]).await;
-    let input = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/regressions/upload_body/hang-multipart-d47e16a9"),
-    )
-    .expect("regression input");
+    let input = regression_input("hang-multipart-d47e16a9");
     let res = app
         .client
         .post(app.url("/v1/me/picture"))
@@ -177,11 +173,7 @@ async fn the_fuzzed_multipart_hang_is_answered() {
 async fn the_fuzzed_multipart_panic_is_a_400_and_the_worker_keeps_serving() {
     // One worker: the next request is served by the very worker that read the body.
     let app = TestApp::spawn(&[("server.dev", "true"), ("server.workers", "1")]).await;
-    let input = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/regressions/upload_body/crash-short-boundary-8bb57e36"),
-    )
-    .expect("regression input");
+    let input = regression_input("crash-short-boundary-8bb57e36");
     for _ in 0..3 {
         let res = app
             .client
@@ -198,4 +190,14 @@ async fn the_fuzzed_multipart_panic_is_a_400_and_the_worker_keeps_serving() {
         assert_eq!(app.get("/healthz").await.status(), 200);
     }
     app.stop().await;
+}
+
+/// A fuzz finding kept in `fuzz/regressions/upload_body/` (selector byte, then the body).
+fn regression_input(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/upload_body")
+            .join(name),
+    )
+    .expect("regression input")
 }
