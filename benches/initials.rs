@@ -2,10 +2,11 @@
 //! 64, 128 and 512 px. `cargo bench --bench initials`.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use visage::domain::image::Format;
 use visage::domain::initials::{Rgb, default_colors, initials};
-use visage::domain::render::{PictureFormat, Renderer, Scene, Shape};
+use visage::domain::render::{Renderer, Scene, Shape};
 
-fn scene(name: &str, size: u32, format: PictureFormat) -> Scene {
+fn scene(name: &str, size: u32, format: Format) -> Scene {
     let (bg, fg): (Rgb, Rgb) = default_colors(name);
     Scene {
         initials: initials(name, 2),
@@ -22,14 +23,14 @@ fn cold_render(c: &mut Criterion) {
     let renderer = Renderer::new(&[]).expect("bundled fonts load");
     let mut group = c.benchmark_group("initials_cold_render");
     for size in [64_u32, 128, 512] {
-        for (label, format) in [("png", PictureFormat::Png), ("svg", PictureFormat::Svg)] {
+        for (label, format) in [("png", Format::Png), ("svg", Format::Svg)] {
             let scene = scene("Jane Doe", size, format);
             group.bench_with_input(BenchmarkId::new(label, size), &scene, |b, scene| {
                 b.iter(|| renderer.render(scene).expect("renders"));
             });
         }
     }
-    let hangul = scene("김민준", 512, PictureFormat::Png);
+    let hangul = scene("김민준", 512, Format::Png);
     group.bench_function("png_hangul/512", |b| {
         b.iter(|| renderer.render(&hangul).expect("renders"));
     });

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::Criterion;
-use visage::domain::image::{PipelineLimits, normalize, resize_master};
+use visage::domain::image::{PipelineLimits, master_variant, normalize};
 
 const LIMITS: PipelineLimits = PipelineLimits {
     max_pixels: 40_000_000,
@@ -50,7 +50,7 @@ fn benches(c: &mut Criterion) {
     }
     let master = normalize(&read(&dir.join("photo-2mp.jpg")), &LIMITS).expect("master");
     group.bench_function("variant-512-to-128", |b| {
-        b.iter(|| resize_master(black_box(&master.bytes), 128).expect("variant"));
+        b.iter(|| master_variant(black_box(&master.bytes), 128, master.format).expect("variant"));
     });
     group.finish();
 }

@@ -16,11 +16,12 @@ use crate::adapters::{
 };
 use crate::domain::avatar::AvatarService;
 use crate::domain::cleanup;
+use crate::domain::image::PipelineRunner;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
 use crate::domain::rate_limit::UploadRateLimiter;
 use crate::domain::readiness::Readiness;
-use crate::domain::upload::{PipelineRunner, UploadService};
+use crate::domain::upload::UploadService;
 use crate::metrics::Metrics;
 use crate::ports::tokens::TokenVerifier;
 use crate::ports::{ObjectStore, ProfileStore, StoreError};
@@ -83,8 +84,13 @@ impl AppContext {
         } else {
             Arc::new(NoProfileStore)
         };
+        // One pool for all image work: uploads, variants, large renders and resizes.
+        let runner = Arc::new(PipelineRunner::new(
+            settings.limits.pipeline_concurrency,
+            Duration::from_secs(settings.limits.pipeline_timeout_secs),
+        ));
         let initials = Arc::new(
-            InitialsService::new(&settings, &metrics)
+            InitialsService::new(&settings, runner.clone(), &metrics)
                 .map_err(|e| StartError::Component(e.to_string()))?,
         );
         let tokens: Option<Arc<dyn TokenVerifier>> = match &settings.auth.issuer {
@@ -95,10 +101,6 @@ impl AppContext {
             ),
             None => None,
         };
-        let runner = Arc::new(PipelineRunner::new(
-            settings.limits.pipeline_concurrency,
-            Duration::from_secs(settings.limits.pipeline_timeout_secs),
-        ));
         let variants = VariantCache::new(
             settings.pictures.cache_bytes,
             Duration::from_secs(settings.pictures.cache_ttl_secs),
@@ -114,7 +116,7 @@ impl AppContext {
         let pictures = Arc::new(PictureService::new(
             &settings,
             store.clone(),
-            runner,
+            runner.clone(),
             variants,
         ));
         let gravatar = GravatarClient::new(&settings.gravatar)
@@ -123,6 +125,7 @@ impl AppContext {
             &settings.gravatar,
             Arc::new(TimedUpstream::new(gravatar, &metrics)),
             initials.clone(),
+            runner,
             &metrics,
         )?);
         let upload_rate = Arc::new(UploadRateLimiter::new(settings.limits.uploads_per_minute));

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::edges::{AVATAR_EDGES, PICTURE_EDGES};
+
 mod layers;
 
 /// The defaults, compiled in so that the binary runs from any directory.
@@ -212,6 +214,8 @@ pub struct Pictures {
     pub sizes: Vec<u32>,
     pub cache_bytes: u64,
     pub cache_ttl_secs: u64,
+    /// Also write encoded variants to storage next to their master.
+    pub store_variants: bool,
 }
 
 impl Settings {
@@ -452,10 +456,10 @@ impl Settings {
         positive("gravatar.timeout_ms", self.gravatar.timeout_ms)?;
         positive("gravatar.max_body_bytes", self.gravatar.max_body_bytes)?;
         let sizes = &self.gravatar.upstream_sizes;
-        if sizes.is_empty() || sizes.iter().any(|s| !(1..=2048).contains(s)) {
+        if sizes.is_empty() || sizes.iter().any(|s| !AVATAR_EDGES.contains(*s)) {
             return Err(invalid(
                 "gravatar.upstream_sizes",
-                format!("must list 1 or more sizes within 1..=2048, got {sizes:?}"),
+                format!("must list 1 or more sizes within {AVATAR_EDGES}, got {sizes:?}"),
             ));
         }
         positive(
@@ -477,18 +481,22 @@ impl Settings {
             "limits.uploads_per_minute",
             u64::from(self.limits.uploads_per_minute),
         )?;
-        if !(16..=1024).contains(&self.limits.master_size) {
+        if !PICTURE_EDGES.contains(self.limits.master_size) {
             return Err(invalid(
                 "limits.master_size",
-                format!("expected 16..=1024, got {}", self.limits.master_size),
+                format!("expected {PICTURE_EDGES}, got {}", self.limits.master_size),
             ));
         }
         if self.pictures.sizes.is_empty()
-            || self.pictures.sizes.iter().any(|s| !(16..=1024).contains(s))
+            || !self
+                .pictures
+                .sizes
+                .iter()
+                .all(|s| PICTURE_EDGES.contains(*s))
         {
             return Err(invalid(
                 "pictures.sizes",
-                "expected a non-empty list of sizes in 16..=1024",
+                format!("expected a non-empty list of sizes in {PICTURE_EDGES}"),
             ));
         }
         for path in &self.fonts.extra {

@@ -4,6 +4,7 @@
 //! process while it reads `VmRSS`. No timing is measured or asserted.
 
 use visage::Settings;
+use visage::domain::image::PipelineRunner;
 use visage::domain::placeholder::{InitialsService, InitialsSpec, Rgb};
 use visage::metrics::Metrics;
 
@@ -28,7 +29,8 @@ fn service(cache_bytes: u64) -> InitialsService {
         cache_bytes.to_string(),
     )];
     let settings = Settings::load_from(None, env).expect("settings");
-    InitialsService::new(&settings, &Metrics::new().expect("metrics")).expect("service")
+    let runner = std::sync::Arc::new(PipelineRunner::new(0, std::time::Duration::from_secs(30)));
+    InitialsService::new(&settings, runner, &Metrics::new().expect("metrics")).expect("service")
 }
 
 /// One distinct picture per `i`: the background colour is part of the cache key.

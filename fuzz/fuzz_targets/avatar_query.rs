@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use visage::domain::avatar::{AvatarRequest, DEFAULT_SIZE, RawAvatarRequest, SIZES};
+use visage::domain::avatar::{AvatarRequest, RawAvatarRequest};
+use visage::domain::edges::{AVATAR_EDGES, PICTURE_EDGES};
 use visage::http::extract::QueryParams;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,13 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = query.color("bg");
     let _ = query.flag("bold", false);
     if let Ok(size) = query.size() {
-        assert!((16..=1024).contains(&size.0));
+        assert!(PICTURE_EDGES.contains(size.0));
     }
     // As the handler reads it: Gravatar's 1..=2048, default 80.
-    let Ok(size) = query.size_within(SIZES, DEFAULT_SIZE) else {
+    let Ok(size) = query.size_within(AVATAR_EDGES) else {
         return;
     };
-    assert!(SIZES.contains(&size.0));
+    assert!(AVATAR_EDGES.contains(size.0));
     let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
     if let Ok(request) = AvatarRequest::parse(&RawAvatarRequest {
         file,

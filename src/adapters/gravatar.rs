@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 
-use crate::domain::image::{SourceFormat, sniff};
+use crate::domain::image::sniff;
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
 use crate::settings::Gravatar as GravatarSettings;
 
@@ -96,16 +96,9 @@ impl AvatarUpstream for GravatarClient {
             return Err(UpstreamError::Unavailable(format!("status {status}")));
         }
         let bytes = self.read_capped(response).await?;
-        let content_type = match sniff(&bytes) {
-            Ok(SourceFormat::Png) => "image/png",
-            Ok(SourceFormat::Jpeg) => "image/jpeg",
-            Ok(SourceFormat::Gif) => "image/gif",
-            Ok(SourceFormat::Webp) => "image/webp",
-            Err(_) => return Err(UpstreamError::Rejected("the body is not an image".into())),
-        };
-        Ok(UpstreamAnswer::Picture {
-            bytes,
-            content_type,
-        })
+        // Only what an upload may be: the picture may be decoded for resizing.
+        let format = sniff(&bytes)
+            .map_err(|_| UpstreamError::Rejected("the body is not an image".into()))?;
+        Ok(UpstreamAnswer::Picture { bytes, format })
     }
 }

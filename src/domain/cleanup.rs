@@ -49,6 +49,14 @@
 //! picture (`/pictures` answers 404, apps fall back to `/avatar`) until the user's next upload.
 //! Every other interleaving ends with either no picture and no object, or the upload's picture
 //! stored and in the profile.
+//!
+//! # Stored variants
+//! With `pictures.store_variants`, a master `{sha256}.{ext}` has variants `{sha256}.{edge}.{ext}`
+//! beside it. They go and stay with their master: a cleanup that keeps a master keeps its
+//! variants, and only masters count as a user's newest object (a variant written late for an
+//! old picture must not make that picture look current). A variant written after its master
+//! was removed (a request racing the delete) is an orphan like any other: collected by the
+//! user's next upload or by `gc` once older than the grace.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -61,16 +69,32 @@ fn prefix_of(key: &ObjectKey) -> &str {
     key.rfind('/').map_or("", |slash| &key[..=slash])
 }
 
+/// The picture a key belongs to: the key up to the first `.` of its file name, which a master
+/// and its stored variants share.
+fn picture_of(key: &ObjectKey) -> &str {
+    let key = key.as_str();
+    let name = key.rfind('/').map_or(0, |slash| slash + 1);
+    key[name..].find('.').map_or(key, |dot| &key[..name + dot])
+}
+
+/// A master is `{sha256}.{ext}`; a stored variant has a second dot.
+fn is_master(key: &ObjectKey) -> bool {
+    let key = key.as_str();
+    let name = &key[key.rfind('/').map_or(0, |slash| slash + 1)..];
+    name.matches('.').count() == 1
+}
+
 /// The objects among `objects` that a cleanup with this `cutoff` deletes: last modified before
-/// it, and not `keep`.
+/// it, and neither `keep` nor one of its variants.
 pub fn stale<'a>(
     objects: &'a [StoredObject],
     keep: Option<&ObjectKey>,
     cutoff: SystemTime,
 ) -> impl Iterator<Item = &'a ObjectKey> {
+    let kept = keep.map(picture_of);
     objects
         .iter()
-        .filter(move |object| object.modified < cutoff && Some(&object.key) != keep)
+        .filter(move |object| object.modified < cutoff && Some(picture_of(&object.key)) != kept)
         .map(|object| &object.key)
 }
 
@@ -115,7 +139,8 @@ pub fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) -> Syst
 }
 
 /// Deletes, for every user under `root` (e.g. `u/`), the objects that [`gc_cutoff`] allows,
-/// never the user's newest. The listing goes shard by shard (the first hex digit of the user
+/// never the user's newest master or its variants (a user left with variants only, orphans of
+/// a delete, loses those older than the grace). The listing goes shard by shard (the first hex digit of the user
 /// hash), so memory holds one sixteenth of the bucket's keys at a time.
 pub async fn collect(
     store: &dyn ObjectStore,
@@ -136,11 +161,25 @@ pub async fn collect(
         for objects in users.values() {
             report.users += 1;
             report.objects += objects.len();
-            let Some(newest) = objects.iter().max_by_key(|object| object.modified) else {
-                continue;
+            let newest = objects
+                .iter()
+                .filter(|object| is_master(&object.key))
+                .max_by_key(|object| object.modified);
+            let (keep, cutoff) = match newest {
+                Some(newest) => (Some(&newest.key), gc_cutoff(&policy, newest.modified, now)),
+                None => (
+                    None,
+                    gc_cutoff(
+                        &GcPolicy {
+                            write_back: false,
+                            ..policy
+                        },
+                        now,
+                        now,
+                    ),
+                ),
             };
-            let cutoff = gc_cutoff(&policy, newest.modified, now);
-            for key in stale(objects, Some(&newest.key), cutoff) {
+            for key in stale(objects, keep, cutoff) {
                 if policy.dry_run {
                     report.deleted += 1;
                     continue;
@@ -186,6 +225,29 @@ mod tests {
             .map(ObjectKey::as_str)
             .collect();
         assert_eq!(gone, ["u/a/old.jpg"]);
+    }
+
+    #[test]
+    fn a_kept_master_keeps_its_variants_and_only_masters_are_masters() {
+        let sha = "ab".repeat(32);
+        let other = "cd".repeat(32);
+        let objects = [
+            object(&format!("u/a/{sha}.jpg"), 10),
+            object(&format!("u/a/{sha}.128.avif"), 10),
+            object(&format!("u/a/{sha}.512.webp"), 10),
+            object(&format!("u/a/{other}.jpg"), 10),
+            object(&format!("u/a/{other}.64.webp"), 10),
+        ];
+        let keep = ObjectKey::parse(&format!("u/a/{sha}.jpg")).expect("key");
+        let gone: Vec<String> = stale(&objects, Some(&keep), at(100))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            gone,
+            [format!("u/a/{other}.jpg"), format!("u/a/{other}.64.webp")]
+        );
+        assert!(is_master(&objects[0].key) && !is_master(&objects[1].key));
+        assert_eq!(picture_of(&objects[2].key), format!("u/a/{sha}"));
     }
 
     #[test]

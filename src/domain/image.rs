@@ -12,7 +12,10 @@
 //!   whose short edge still covers the master, then resized with Lanczos3.
 
 mod crop;
+mod encode;
+mod format;
 mod jpeg;
+mod runner;
 mod sniff;
 mod thumb;
 
@@ -20,18 +23,17 @@ use std::io::Cursor;
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 pub use crop::{CropRect, MIN_CROP_EDGE};
-pub use sniff::SourceFormat;
+pub use encode::{AVIF_INTERACTIVE_MAX_EDGE, AVIF_QUALITY, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY};
+pub use format::Format;
+pub use runner::{PipelineRunner, WorkerError};
 pub use sniff::sniff;
 
 use crop::Region;
 
-/// JPEG quality of masters and variants: visually lossless for avatars at a fraction of the size.
-const JPEG_QUALITY: u8 = 85;
 /// Decoder memory allowed per pixel of the limit: 8-bit RGBA (4 bytes), so the largest accepted
 /// picture decodes but a 16-bit one may have only half the pixels; plus a fixed margin for the
 /// decoders' own buffers (zlib window, rows, Huffman tables).
@@ -85,42 +87,12 @@ impl PipelineLimits {
     }
 }
 
-/// The format a picture is stored in: JPEG when opaque, PNG when it has transparency.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoredFormat {
-    Jpeg,
-    Png,
-}
-
-impl StoredFormat {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Jpeg => "jpg",
-            Self::Png => "png",
-        }
-    }
-
-    pub fn from_extension(ext: &str) -> Option<Self> {
-        match ext.to_ascii_lowercase().as_str() {
-            "jpg" | "jpeg" => Some(Self::Jpeg),
-            "png" => Some(Self::Png),
-            _ => None,
-        }
-    }
-}
-
 /// A freshly encoded square picture.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NormalizedPicture {
     pub bytes: Vec<u8>,
-    pub format: StoredFormat,
+    /// A master is JPEG when opaque and PNG when it has transparency.
+    pub format: Format,
     pub width: u32,
     pub height: u32,
 }
@@ -148,6 +120,21 @@ impl ImageError {
 pub(crate) enum Pixels {
     Rgb(Vec<u8>),
     Rgba(Vec<u8>),
+}
+
+impl Pixels {
+    pub(crate) fn channels(&self) -> usize {
+        match self {
+            Self::Rgb(_) => 3,
+            Self::Rgba(_) => 4,
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Rgb(bytes) | Self::Rgba(bytes) => bytes,
+        }
+    }
 }
 
 /// A decoded picture and the EXIF orientation still to apply to it.
@@ -183,10 +170,8 @@ pub fn normalize_master(
     let format = sniff::sniff(input)?;
     let target = limits.master_size.max(1);
     let decoded = match format {
-        SourceFormat::Jpeg => jpeg::decode(input, limits, target, crop.map(crop::CropRect::side))?,
-        SourceFormat::Png | SourceFormat::Webp | SourceFormat::Gif => {
-            decode_with_image(input, format.image_format(), limits)?
-        }
+        Format::Jpeg => jpeg::decode(input, limits, target, crop.map(crop::CropRect::side))?,
+        other => decode_with_image(input, image_format(other)?, limits)?,
     };
     let region = match crop {
         None => Region::centred_square(decoded.width, decoded.height),
@@ -200,42 +185,65 @@ pub fn normalize_master(
     finish(decoded, region, target)
 }
 
-/// A square variant of a stored master, for `GET /pictures/{key}?size=N` (Lanczos3); same format
-/// as the master.
-pub fn resize_master(master: &[u8], size: u32) -> Result<NormalizedPicture, ImageError> {
-    if sniff::sniff(master)? == SourceFormat::Gif {
+/// A representation of a stored master for `GET /pictures/{key}`: resized to `edge` (Lanczos3;
+/// no resize when it is the master's own edge) and encoded as `format`.
+pub fn master_variant(
+    master: &[u8],
+    edge: u32,
+    format: Format,
+) -> Result<NormalizedPicture, ImageError> {
+    if sniff::sniff(master)? == Format::Gif {
         return Err(ImageError::Unsupported("a master is never a GIF".into()));
     }
-    resize_square(master, size, MAX_MASTER_EDGE)
+    resize_square(master, edge, MAX_MASTER_EDGE, Some(format))
 }
 
 /// A `size`-square variant of any accepted picture (a master, a Gravatar, a rendered fallback):
-/// centre-cropped, Lanczos3, first frame only, no larger than `max_edge` on a side when decoded.
-/// JPEG stays JPEG; everything else becomes PNG (alpha kept).
+/// centre-cropped, Lanczos3, first frame only, no larger than `max_edge` on a side when decoded,
+/// encoded as `format`; without one, JPEG stays JPEG and everything else becomes PNG (alpha kept).
 pub fn resize_square(
     input: &[u8],
     size: u32,
     max_edge: u32,
+    format: Option<Format>,
 ) -> Result<NormalizedPicture, ImageError> {
     let limits = PipelineLimits {
         max_pixels: u64::from(max_edge) * u64::from(max_edge),
         min_edge: 1,
         master_size: size,
     };
-    let format = sniff::sniff(input)?.image_format();
-    let decoded = decode_with_image(input, format, &limits)?;
-    let keep_jpeg = format == ImageFormat::Jpeg;
-    let region = Region::centred_square(decoded.width, decoded.height);
-    let (width, height, pixels) = crop_and_resize(&decoded, region, size.max(1))?;
-    let pixels = if keep_jpeg {
-        match pixels {
-            Pixels::Rgba(rgba) => Pixels::Rgb(drop_alpha(&rgba)),
-            rgb @ Pixels::Rgb(_) => rgb,
-        }
+    let source = sniff::sniff(input)?;
+    let decoded = decode_with_image(input, image_format(source)?, &limits)?;
+    let format = format.unwrap_or(if source == Format::Jpeg {
+        Format::Jpeg
     } else {
-        pixels
+        Format::Png
+    });
+    let size = size.max(1);
+    let (width, height, pixels) = if decoded.width == size && decoded.height == size {
+        (size, size, decoded.pixels)
+    } else {
+        let region = Region::centred_square(decoded.width, decoded.height);
+        crop_and_resize(&decoded, region, size)?
     };
-    encode(width, height, pixels, keep_jpeg)
+    let pixels = match pixels {
+        Pixels::Rgba(rgba) if !format.keeps_alpha() => Pixels::Rgb(drop_alpha(&rgba)),
+        other => other,
+    };
+    encode_picture(width, height, &pixels, format)
+}
+
+/// The `image` crate's decoder for an accepted upload format.
+fn image_format(format: Format) -> Result<ImageFormat, ImageError> {
+    match format {
+        Format::Png => Ok(ImageFormat::Png),
+        Format::Jpeg => Ok(ImageFormat::Jpeg),
+        Format::Webp => Ok(ImageFormat::WebP),
+        Format::Gif => Ok(ImageFormat::Gif),
+        Format::Avif | Format::Svg => Err(ImageError::Unsupported(format!(
+            "{format} pictures are not decoded"
+        ))),
+    }
 }
 
 /// Decodes PNG, WebP and GIF (and masters) with the `image` crate, within limits, first frame only.
@@ -300,8 +308,9 @@ fn finish(decoded: Decoded, region: Region, target: u32) -> Result<Master, Image
         rgba @ Pixels::Rgba(_) => (rgba, false),
         rgb @ Pixels::Rgb(_) => (rgb, true),
     };
+    let format = if opaque { Format::Jpeg } else { Format::Png };
     Ok(Master {
-        picture: encode(width, height, pixels, opaque)?,
+        picture: encode_picture(width, height, &pixels, format)?,
         thumbhash,
     })
 }
@@ -372,52 +381,27 @@ fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
     rgb
 }
 
-/// Encodes opaque pixels as JPEG and transparent ones as PNG; nothing but pixels is written.
-fn encode(
+/// `pixels` encoded as `format` (see [`encode::encode`]).
+fn encode_picture(
     width: u32,
     height: u32,
-    pixels: Pixels,
-    as_jpeg: bool,
+    pixels: &Pixels,
+    format: Format,
 ) -> Result<NormalizedPicture, ImageError> {
-    let mut bytes = Vec::new();
-    let encoding_failed =
-        |err: image::ImageError| ImageError::Invalid(format!("encoding failed: {err}"));
-    let format = match (pixels, as_jpeg) {
-        (Pixels::Rgb(rgb), true) => {
-            let too_large = || ImageError::Invalid("too large for a JPEG".into());
-            let (w, h) = (
-                u16::try_from(width).map_err(|_| too_large())?,
-                u16::try_from(height).map_err(|_| too_large())?,
-            );
-            // Baseline, 4:2:0 below quality 90, a JFIF header and nothing else.
-            jpeg_encoder::Encoder::new(&mut bytes, JPEG_QUALITY)
-                .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
-                .map_err(|err| ImageError::Invalid(format!("encoding failed: {err}")))?;
-            StoredFormat::Jpeg
-        }
-        (Pixels::Rgb(rgb), false) => {
-            png_encoder(&mut bytes)
-                .write_image(&rgb, width, height, image::ExtendedColorType::Rgb8)
-                .map_err(encoding_failed)?;
-            StoredFormat::Png
-        }
-        (Pixels::Rgba(rgba), _) => {
-            png_encoder(&mut bytes)
-                .write_image(&rgba, width, height, image::ExtendedColorType::Rgba8)
-                .map_err(encoding_failed)?;
-            StoredFormat::Png
-        }
-    };
-    // Exactly sized: variants are kept in caches, which must not keep growth slack alive.
-    bytes.shrink_to_fit();
     Ok(NormalizedPicture {
-        bytes,
+        bytes: encode::encode(width, height, pixels, format)?,
         format,
         width,
         height,
     })
 }
 
-fn png_encoder(out: &mut Vec<u8>) -> PngEncoder<&mut Vec<u8>> {
-    PngEncoder::new_with_quality(out, CompressionType::Default, PngFilter::Adaptive)
+/// RGBA pixels of `width`×`height` (e.g. a rendered placeholder) encoded as `format`.
+pub fn encode_rgba(
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+    format: Format,
+) -> Result<Vec<u8>, ImageError> {
+    encode::encode(width, height, &Pixels::Rgba(rgba), format)
 }

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod avatar;
 pub mod cleanup;
+pub mod edges;
 pub mod image;
 pub mod initials;
 pub mod pictures;

@@ -6,17 +6,20 @@ use std::sync::Arc;
 use bytes::Bytes;
 use bytestring::ByteString;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
+use crate::domain::edges::PICTURE_EDGES;
+pub use crate::domain::image::Format;
+use crate::domain::image::PipelineRunner;
 pub use crate::domain::initials::Rgb;
 use crate::domain::initials::{self, NEUTRAL_BG, NEUTRAL_FG};
-pub use crate::domain::render::{PictureFormat, RenderError, Shape};
 use crate::domain::render::{RENDERER_VERSION, Renderer, Scene};
+pub use crate::domain::render::{RenderError, Shape};
 use crate::metrics::{CacheLookups, MissFlag};
 
 /// Longest text considered; the HTTP edge refuses longer ones, other callers are truncated.
 const MAX_TEXT_BYTES: usize = 256;
-/// Renders below this edge run inline: they take less time than a hop to the blocking pool.
+/// PNG and SVG renders below this edge run inline: they take less time than a hop to the
+/// blocking pool. Everything else (large renders, WebP, AVIF, JPEG) runs on the shared pool.
 const INLINE_MAX_SIZE: u32 = 256;
 
 /// What a caller asks for.
@@ -25,7 +28,7 @@ pub struct InitialsSpec {
     /// A display name, an e-mail address, or the initials themselves.
     pub text: String,
     pub size: u32,
-    pub format: PictureFormat,
+    pub format: Format,
     /// Background; default: picked from the normalized text.
     pub bg: Option<Rgb>,
     /// Text colour; default: the one with the better contrast on the background.
@@ -42,7 +45,7 @@ impl InitialsSpec {
         Self {
             text: text.into(),
             size,
-            format: PictureFormat::Png,
+            format: Format::Png,
             bg: None,
             fg: None,
             length: 2,
@@ -56,15 +59,20 @@ impl InitialsSpec {
 #[derive(Clone, Debug)]
 pub struct RenderedPicture {
     pub bytes: Bytes,
-    pub content_type: &'static str,
+    pub format: Format,
     /// Quoted strong ETag, in shared bytes: serving it from a cache hit copies nothing.
     pub etag: ByteString,
+    /// A stand-in served while the asked format is encoded in the background (see
+    /// [`Format::stand_in`]); never true in a cache.
+    pub provisional: bool,
 }
 
+/// Cheap to clone (handles): background encodes take a clone.
+#[derive(Clone)]
 pub struct InitialsService {
     renderer: Arc<Renderer>,
-    /// Large renders at once (one per core): bounds their CPU and transient memory.
-    large_renders: Arc<Semaphore>,
+    /// The shared image pool: bounds the CPU and transient memory of large renders and encodes.
+    runner: Arc<PipelineRunner>,
     /// Keyed by the request as asked, so that a hit does no text work (normalization,
     /// segmentation, hashing); distinct names rarely share a picture anyway (the colour comes
     /// from the whole name).
@@ -75,6 +83,7 @@ pub struct InitialsService {
 impl InitialsService {
     pub fn new(
         settings: &crate::Settings,
+        runner: Arc<PipelineRunner>,
         metrics: &crate::metrics::Metrics,
     ) -> Result<Self, RenderError> {
         let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
@@ -95,24 +104,44 @@ impl InitialsService {
             crate::metrics::settle(watched.run_pending_tasks());
             (watched.entry_count(), watched.weighted_size())
         });
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Ok(Self {
             renderer,
-            large_renders: Arc::new(Semaphore::new(cores)),
+            runner,
             cache,
             lookups,
         })
     }
 
-    /// The picture for `spec`, from the cache or rendered now.
+    /// The picture for `spec`, from the cache or rendered now; or, when its format is too slow
+    /// to wait for at that size, a provisional stand-in while it renders in the background.
     pub async fn render(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
+        if let Some(stand_in) = spec.format.stand_in(spec.size)
+            && !self.cache.contains_key(spec)
+        {
+            let (service, wanted) = (self.clone(), spec.clone());
+            tokio::spawn(async move {
+                if let Err(error) = service.cached(&wanted).await {
+                    tracing::warn!(%error, "background render failed");
+                }
+            });
+            let mut spec = spec.clone();
+            spec.format = stand_in;
+            let mut picture = self.cached(&spec).await?;
+            picture.provisional = true;
+            return Ok(picture);
+        }
+        self.cached(spec).await
+    }
+
+    /// One render per spec and instance, shared by concurrent callers.
+    async fn cached(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
         let missed = MissFlag::default();
         let result = self
             .cache
             .try_get_with_by_ref(spec, async {
                 missed.mark();
                 let scene = resolve(spec)?;
-                render_scene(self.renderer.clone(), self.large_renders.clone(), scene).await
+                render_scene(&self.renderer, &self.runner, scene).await
             })
             .await
             .map_err(|e| (*e).clone());
@@ -139,9 +168,9 @@ fn entry_cost(spec: &InitialsSpec, picture: &RenderedPicture) -> usize {
 
 /// Validates the spec and fixes every default: the scene is the cache key and the ETag input.
 fn resolve(spec: &InitialsSpec) -> Result<Scene, RenderError> {
-    if !(16..=1024).contains(&spec.size) {
+    if !PICTURE_EDGES.contains(spec.size) {
         return Err(RenderError::InvalidSpec(format!(
-            "size must be within 16..=1024, got {}",
+            "size must be within {PICTURE_EDGES}, got {}",
             spec.size
         )));
     }
@@ -182,32 +211,28 @@ fn resolve(spec: &InitialsSpec) -> Result<Scene, RenderError> {
 }
 
 async fn render_scene(
-    renderer: Arc<Renderer>,
-    permits: Arc<Semaphore>,
+    renderer: &Arc<Renderer>,
+    runner: &PipelineRunner,
     scene: Scene,
 ) -> Result<RenderedPicture, RenderError> {
     let etag = etag(&scene);
-    let content_type = scene.format.content_type();
-    let bytes = if scene.size <= INLINE_MAX_SIZE {
+    let format = scene.format;
+    let bytes = if scene.size <= INLINE_MAX_SIZE && matches!(format, Format::Png | Format::Svg) {
         renderer.render(&scene)?
     } else {
-        let permit = permits
-            .acquire_owned()
+        let renderer = renderer.clone();
+        runner
+            .run(move || renderer.render(&scene))
             .await
-            .map_err(|e| RenderError::Worker(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            renderer.render(&scene)
-        })
-        .await
-        .map_err(|e| RenderError::Worker(e.to_string()))??
+            .map_err(|e| RenderError::Worker(e.to_string()))??
     };
     Ok(RenderedPicture {
         // Copied to its exact length: the encoder's buffer keeps 4 KiB or more of capacity,
         // which a cache entry would otherwise hold on to for its whole life.
         bytes: Bytes::copy_from_slice(&bytes),
-        content_type,
+        format,
         etag: etag.into(),
+        provisional: false,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The initials renderer: bundled fonts loaded once in a fallback chain, shaping, layout from
-//! the glyphs' real bounds, anti-aliased rasterization to an indexed PNG, and SVG outlines.
+//! the glyphs' real bounds, anti-aliased rasterization to an indexed PNG (or to RGBA for the
+//! other raster formats), and SVG outlines.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use ab_glyph::{Font, FontRef, GlyphId, OutlineCurve, Point, point};
 use ab_glyph_rasterizer::Rasterizer;
 use unicode_segmentation::UnicodeSegmentation;
 
+use crate::domain::edges::PICTURE_EDGES;
+use crate::domain::image::{self, Format};
 use crate::domain::initials::{Rgb, is_right_to_left};
 
 /// Bumped whenever a picture for the same parameters may change (it is part of every ETag).
@@ -15,22 +18,6 @@ pub const RENDERER_VERSION: u32 = 1;
 
 /// Extra space between two initials, in em: keeps Arabic tails and wide CJK apart.
 const GRAPHEME_GAP: f32 = 0.05;
-
-/// Output encodings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PictureFormat {
-    Png,
-    Svg,
-}
-
-impl PictureFormat {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Png => "image/png",
-            Self::Svg => "image/svg+xml",
-        }
-    }
-}
 
 /// Outline of the picture: a full square, or a disc with transparent corners.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,7 +46,7 @@ pub struct Scene {
     /// Initials in logical order; empty draws the neutral silhouette.
     pub initials: String,
     pub size: u32,
-    pub format: PictureFormat,
+    pub format: Format,
     pub bg: Rgb,
     pub fg: Rgb,
     pub shape: Shape,
@@ -212,18 +199,19 @@ impl Renderer {
         self.regular.iter().any(|f| f.covers(grapheme))
     }
 
-    /// Renders the scene to PNG or SVG bytes.
+    /// Renders the scene to bytes of its format (PNG, SVG, WebP, AVIF or JPEG).
     pub fn render(&self, scene: &Scene) -> Result<Vec<u8>, RenderError> {
-        if !(16..=1024).contains(&scene.size) {
+        if !PICTURE_EDGES.contains(scene.size) {
             return Err(RenderError::InvalidSpec(format!(
-                "size must be within 16..=1024, got {}",
+                "size must be within {PICTURE_EDGES}, got {}",
                 scene.size
             )));
         }
         let curves = self.layout(scene);
         match scene.format {
-            PictureFormat::Png => encode_png(scene, &curves),
-            PictureFormat::Svg => Ok(encode_svg(scene, &curves).into_bytes()),
+            Format::Png => encode_png(scene, &curves),
+            Format::Svg => Ok(encode_svg(scene, &curves).into_bytes()),
+            other => encode_raster(scene, &curves, other),
         }
     }
 
@@ -529,6 +517,21 @@ fn encode_png(scene: &Scene, curves: &[OutlineCurve]) -> Result<Vec<u8>, RenderE
     writer.write_image_data(&pixels).map_err(encode_error)?;
     writer.finish().map_err(encode_error)?;
     Ok(out)
+}
+
+/// WebP, AVIF or JPEG from the same raster as the PNG (JPEG: the circle's corners on white).
+fn encode_raster(
+    scene: &Scene,
+    curves: &[OutlineCurve],
+    format: Format,
+) -> Result<Vec<u8>, RenderError> {
+    let table = colour_table(scene.bg, scene.fg);
+    let rgba: Vec<u8> = raster_indices(scene, curves)
+        .into_iter()
+        .flat_map(|index| table[usize::from(index)])
+        .collect();
+    image::encode_rgba(scene.size, scene.size, rgba, format)
+        .map_err(|e| RenderError::Encode(e.to_string()))
 }
 
 /// A self-contained SVG: the background shape and the ink as one `<path>`.

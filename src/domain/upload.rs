@@ -5,19 +5,19 @@
 //! bytes and the same picture uploaded twice is the same key (idempotent). Replaced pictures go
 //! by the grace rule of [`crate::domain::cleanup`], which holds across instances.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
 use crate::domain::access;
 pub use crate::domain::access::{Caller, DEV_USER, Target};
 use crate::domain::cleanup;
-use crate::domain::image::{self, CropRect, ImageError, Master, PipelineLimits};
+use crate::domain::image::{
+    self, CropRect, ImageError, Master, PipelineLimits, PipelineRunner, WorkerError,
+};
 use crate::domain::pictures::VariantCache;
 use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
 use crate::settings::Settings;
@@ -47,6 +47,20 @@ pub enum UploadError {
     Worker(String),
 }
 
+impl From<WorkerError> for UploadError {
+    /// A job past its deadline or one that panicked is the upload's fault as far as the client
+    /// can tell (422); a failing pool is ours.
+    fn from(err: WorkerError) -> Self {
+        match err {
+            WorkerError::TimedOut(_) => Self::Image(ImageError::Invalid(err.to_string())),
+            WorkerError::Panicked => {
+                Self::Image(ImageError::Invalid("the picture cannot be decoded".into()))
+            }
+            WorkerError::Failed(message) => Self::Worker(message),
+        }
+    }
+}
+
 /// The 201 answer of an upload.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Uploaded {
@@ -60,59 +74,6 @@ pub struct Uploaded {
     pub bytes: usize,
     /// Base64 ThumbHash of the master.
     pub thumbhash: String,
-}
-
-/// Runs CPU-bound image work on the blocking pool, at most `permits` at once, within a deadline;
-/// a panic inside becomes an `ImageError::Invalid` instead of a dead worker.
-pub struct PipelineRunner {
-    semaphore: Arc<Semaphore>,
-    deadline: Duration,
-}
-
-impl PipelineRunner {
-    pub fn new(permits: usize, deadline: Duration) -> Self {
-        let permits = if permits == 0 {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        } else {
-            permits
-        };
-        Self {
-            semaphore: Arc::new(Semaphore::new(permits)),
-            deadline,
-        }
-    }
-
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> Result<T, ImageError> + Send + 'static,
-    ) -> Result<T, UploadError> {
-        let permit = self
-            .semaphore
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|err| UploadError::Worker(err.to_string()))?;
-        // The permit moves into the task: an abandoned (timed-out) decode still counts until it
-        // really ends, so the pool never runs more than `permits` decodes.
-        let task = tokio::task::spawn_blocking(move || {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(work));
-            drop(permit);
-            outcome
-        });
-        match tokio::time::timeout(self.deadline, task).await {
-            Err(_) => Err(ImageError::Invalid(format!(
-                "the picture took longer than {} s to process",
-                self.deadline.as_secs()
-            ))
-            .into()),
-            Ok(Err(join)) => Err(UploadError::Worker(join.to_string())),
-            Ok(Ok(Err(_panic))) => {
-                tracing::error!("the image pipeline panicked on an upload");
-                Err(ImageError::Invalid("the picture cannot be decoded".into()).into())
-            }
-            Ok(Ok(Ok(result))) => Ok(result?),
-        }
-    }
 }
 
 /// The per-user prefix: a hash, never the raw id (its `|`, `/` and its privacy stay out of keys).
@@ -180,7 +141,7 @@ impl UploadService {
         } = self
             .runner
             .run(move || image::normalize_master(&body, &limits, crop))
-            .await?;
+            .await??;
         let sha256 = hex::encode(Sha256::digest(&master.bytes));
         let prefix = user_prefix(user_id);
         let key = ObjectKey::parse(&format!("{prefix}{sha256}.{}", master.format.extension()))
@@ -298,15 +259,16 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_panicking_decode_is_an_invalid_image_and_the_pool_keeps_working() {
+    async fn a_panicking_decode_is_an_invalid_image() {
         let runner = PipelineRunner::new(1, Duration::from_secs(5));
-        let outcome: Result<(), UploadError> = runner.run(|| panic!("decoder bug")).await;
+        let outcome: Result<(), UploadError> = runner
+            .run(|| panic!("decoder bug"))
+            .await
+            .map_err(UploadError::from);
         assert!(
             matches!(outcome, Err(UploadError::Image(ImageError::Invalid(_)))),
             "{outcome:?}"
         );
-        // The single permit came back: the next job runs.
-        assert_eq!(runner.run(|| Ok(7)).await.ok(), Some(7));
     }
 
     #[test]

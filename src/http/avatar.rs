@@ -4,11 +4,17 @@
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::domain::avatar::{AvatarRequest, AvatarService, DEFAULT_SIZE, RawAvatarRequest, SIZES};
+use crate::domain::avatar::{AvatarRequest, AvatarService, RawAvatarRequest};
+use crate::domain::edges::AVATAR_EDGES;
+use crate::domain::image::Format;
 use crate::error::ApiError;
 use crate::http::AVATAR;
 use crate::http::extract::QueryParams;
-use crate::http::image_response::image_response;
+use crate::http::image_response::{ImageHeaders, PROVISIONAL_MAX_AGE, image_response};
+use crate::http::negotiate::negotiate;
+
+/// What `?format=` may name here (for the fallbacks visage draws).
+const OFFERED: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
 
 /// `gravatar` or `fallback`: where the picture came from.
 const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
@@ -23,6 +29,7 @@ const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
         ("initials" = Option<String>, Query, description = "Initials the fallback draws (before `name`)"),
         ("rating" = Option<String>, Query, description = "Alias `r`: `g` (default), `pg`, `r` or `x`"),
         ("forcedefault" = Option<String>, Query, description = "Alias `f`: `y`, `yes`, `true` or `1` skips the user's picture (`n`, `no`, `false`, `0` do not)"),
+        ("format" = Option<String>, Query, description = "`avif`, `webp`, `jpeg` or `png` for a drawn fallback, winning over `Accept` (without it: the best of AVIF, WebP that `Accept` names, else PNG; `Vary: Accept`). Gravatar's own pictures are served as Gravatar made them; `d=color` is always a 1-bit PNG"),
     ),
     responses(
         (status = 200, description = "The picture (image/png, image/jpeg or image/gif, whatever the suffix); header `X-Avatar-Source: gravatar|fallback`", content_type = "image/png"),
@@ -41,24 +48,34 @@ pub async fn avatar(
         .filter(|file| !file.contains('/'))
         .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
     let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
-    let request = AvatarRequest::parse(&RawAvatarRequest {
+    let negotiated = negotiate(&req, &query, &OFFERED, true)?;
+    let mut request = AvatarRequest::parse(&RawAvatarRequest {
         file,
-        size: query.size_within(SIZES, DEFAULT_SIZE)?.0,
+        size: query.size_within(AVATAR_EDGES)?.0,
         default: either("default", "d"),
         rating: either("rating", "r"),
         force_default: either("forcedefault", "f"),
         name: query.get("name"),
         initials: query.get("initials"),
     })?;
+    request.fallback_format = negotiated.format.unwrap_or(Format::Png);
     let resolved = service.resolve(&request).await?;
-    let cache_control =
-        HeaderValue::from_maybe_shared(format!("public, max-age={}", resolved.max_age))
-            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
+    let max_age = if resolved.picture.provisional {
+        resolved.max_age.min(PROVISIONAL_MAX_AGE)
+    } else {
+        resolved.max_age
+    };
+    let cache_control = HeaderValue::from_maybe_shared(format!("public, max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
     let source = HeaderValue::from_static(resolved.source.as_str());
     Ok(image_response(
         &req,
         &resolved.picture,
-        cache_control,
-        Some((X_AVATAR_SOURCE, source)),
+        ImageHeaders {
+            cache_control,
+            // Gravatar's answer may turn into a drawn fallback at any time: always per Accept.
+            vary_accept: negotiated.varies,
+            extra: Some((X_AVATAR_SOURCE, source)),
+        },
     ))
 }

@@ -2,10 +2,11 @@
 //! the upload's `crop`.
 
 use std::future::{Ready, ready};
-use std::ops::{Range, RangeInclusive};
+use std::ops::Range;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 
+use crate::domain::edges::{EdgeRange, PICTURE_EDGES};
 use crate::domain::image::CropRect;
 use crate::domain::initials::Rgb;
 use crate::error::ApiError;
@@ -48,15 +49,20 @@ impl QueryParams {
 
     /// `size`, else `s`, else the default.
     pub fn size(&self) -> Result<Size, ApiError> {
-        self.size_within(Size::MIN..=Size::MAX, Size::DEFAULT)
+        self.size_within(PICTURE_EDGES)
     }
 
-    /// `size`, else `s`, else `default`, within `range` (`/avatar` has Gravatar's own).
-    pub fn size_within(&self, range: RangeInclusive<u32>, default: u32) -> Result<Size, ApiError> {
-        match self.get("size").or_else(|| self.get("s")) {
-            None => Ok(Size(default)),
-            Some(value) => Size::parse_within(value, &range),
-        }
+    /// `size`, else `s`, else the range's default (`/avatar` has Gravatar's own range).
+    pub fn size_within(&self, range: EdgeRange) -> Result<Size, ApiError> {
+        Ok(self.optional_size(range)?.unwrap_or(Size(range.default)))
+    }
+
+    /// `size`, else `s`, else `None` (`/pictures` serves the master without one).
+    pub fn optional_size(&self, range: EdgeRange) -> Result<Option<Size>, ApiError> {
+        self.get("size")
+            .or_else(|| self.get("s"))
+            .map(|value| Size::parse_within(value, range))
+            .transpose()
     }
 
     /// An optional colour: 3 or 6 hex digits without `#`.
@@ -86,31 +92,21 @@ impl FromRequest for QueryParams {
     }
 }
 
-/// A square picture edge from `size` (or its alias `s`): 16..=1024, default 128. Out of range
-/// or not a number is a 400 `invalid_parameter`, never a clamp.
+/// A square picture edge from `size` (or its alias `s`) within the route's [`EdgeRange`]. Out of
+/// range or not a number is a 400 `invalid_parameter`, never a clamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size(pub u32);
 
 impl Size {
-    pub const MIN: u32 = 16;
-    pub const MAX: u32 = 1024;
-    pub const DEFAULT: u32 = 128;
-
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
-        Self::parse_within(value, &(Self::MIN..=Self::MAX))
-    }
-
-    pub fn parse_within(value: &str, range: &RangeInclusive<u32>) -> Result<Self, ApiError> {
+    pub fn parse_within(value: &str, range: EdgeRange) -> Result<Self, ApiError> {
         value
             .parse::<u32>()
             .ok()
-            .filter(|n| range.contains(n))
+            .filter(|n| range.contains(*n))
             .map(Self)
             .ok_or_else(|| {
                 ApiError::InvalidParameter(format!(
-                    "size must be a whole number of pixels within {}..={}, got {value:?}",
-                    range.start(),
-                    range.end()
+                    "size must be a whole number of pixels within {range}, got {value:?}"
                 ))
             })
     }
@@ -174,6 +170,7 @@ pub fn parse_color(name: &str, value: &str) -> Result<Rgb, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::edges::AVATAR_EDGES;
 
     #[test]
     fn the_query_decodes_like_a_form_and_the_last_value_wins() {
@@ -254,7 +251,7 @@ mod tests {
         ];
         for (query, expected) in cases {
             let got = QueryParams::parse(query)
-                .and_then(|q| q.size_within(1..=2048, 80))
+                .and_then(|q| q.size_within(AVATAR_EDGES))
                 .ok()
                 .map(|s| s.0);
             assert_eq!(got, expected, "{query:?}");

@@ -2,11 +2,21 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::domain::placeholder::{InitialsService, InitialsSpec, PictureFormat, Shape};
+use crate::domain::placeholder::{Format, InitialsService, InitialsSpec, Shape};
 use crate::error::ApiError;
 use crate::http::INITIALS;
 use crate::http::extract::QueryParams;
-use crate::http::image_response::{IMMUTABLE, image_response};
+use crate::http::image_response::{ImageHeaders, image_response};
+use crate::http::negotiate::{Negotiated, negotiate};
+
+/// What `?format=` may name here.
+const OFFERED: [Format; 5] = [
+    Format::Avif,
+    Format::Webp,
+    Format::Jpeg,
+    Format::Png,
+    Format::Svg,
+];
 
 /// Longest accepted text, in bytes after percent-decoding.
 const MAX_TEXT_BYTES: usize = 256;
@@ -21,9 +31,10 @@ const MAX_TEXT_BYTES: usize = 256;
         ("length" = Option<u8>, Query, description = "Number of initials, 1..=3, default 2"),
         ("shape" = Option<String>, Query, description = "`square` (default) or `circle` (transparent outside)"),
         ("bold" = Option<bool>, Query, description = "Bold face, default false"),
+        ("format" = Option<String>, Query, description = "`avif`, `webp`, `jpeg`, `png` or `svg`: wins over the extension and `Accept`. Without it `.png` answers in the best of AVIF, WebP that `Accept` names, else PNG (`Vary: Accept`); `.svg` is always SVG"),
     ),
     responses(
-        (status = 200, description = "The picture (image/png or image/svg+xml)", content_type = "image/png"),
+        (status = 200, description = "The picture (image/png, image/svg+xml, image/avif, image/webp or image/jpeg)", content_type = "image/png"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, description = "invalid_parameter", body = crate::http::openapi::ErrorBody),
     ))]
@@ -32,13 +43,20 @@ pub async fn initials(
     query: QueryParams,
     service: web::Data<InitialsService>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = parse_request(&req, &query)?;
+    let (spec, negotiated) = parse_request(&req, &query)?;
     let picture = service.render(&spec).await?;
-    Ok(image_response(&req, &picture, IMMUTABLE, None))
+    Ok(image_response(
+        &req,
+        &picture,
+        ImageHeaders::immutable(negotiated.varies),
+    ))
 }
 
-/// Path and query into a validated spec (public for the fuzz targets).
-pub fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsSpec, ApiError> {
+/// Path, query and `Accept` into a validated spec (public for the fuzz targets).
+pub fn parse_request(
+    req: &HttpRequest,
+    query: &QueryParams,
+) -> Result<(InitialsSpec, Negotiated), ApiError> {
     let file = INITIALS
         .file_of(req.path())
         .filter(|file| !file.contains('/'))
@@ -46,15 +64,18 @@ pub fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsS
     let (raw_text, extension) = file
         .rsplit_once('.')
         .ok_or_else(|| ApiError::InvalidParameter("the path must end in .png or .svg".into()))?;
-    let format = match extension {
-        "png" => PictureFormat::Png,
-        "svg" => PictureFormat::Svg,
+    let own = match extension {
+        "png" => Format::Png,
+        "svg" => Format::Svg,
         other => {
             return Err(ApiError::InvalidParameter(format!(
                 "unknown picture format {other:?}: use .png or .svg"
             )));
         }
     };
+    // The `.png` route is the raster one: its format follows `Accept`; `.svg` names its own.
+    let negotiated = negotiate(req, query, &OFFERED, own == Format::Png)?;
+    let format = negotiated.format.unwrap_or(own);
     let text = percent_encoding::percent_decode_str(raw_text)
         .decode_utf8()
         .map_err(|_| ApiError::InvalidParameter("the text must be UTF-8".into()))?;
@@ -82,7 +103,7 @@ pub fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsS
             )));
         }
     };
-    Ok(InitialsSpec {
+    let spec = InitialsSpec {
         text: text.into_owned(),
         size: query.size()?.0,
         format,
@@ -91,5 +112,6 @@ pub fn parse_request(req: &HttpRequest, query: &QueryParams) -> Result<InitialsS
         length,
         shape,
         bold: query.flag("bold", false)?,
-    })
+    };
+    Ok((spec, negotiated))
 }

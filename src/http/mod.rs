@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod image_response;
 pub mod initials;
+pub mod negotiate;
 pub mod openapi;
 pub mod page;
 pub mod pictures;

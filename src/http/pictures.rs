@@ -1,34 +1,36 @@
-//! `GET /pictures/{key}`: a stored master or a resized variant, immutable and validated by ETag.
+//! `GET /pictures/{key}`: a stored master or a variant (resized, another format), immutable and
+//! validated by ETag.
 
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 
+use crate::domain::edges::PICTURE_EDGES;
+use crate::domain::image::Format;
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
 use crate::http::PICTURES;
-use crate::http::image_response::{IMMUTABLE, image_response};
+use crate::http::extract::QueryParams;
+use crate::http::image_response::{ImageHeaders, image_response};
+use crate::http::negotiate::negotiate;
 use crate::ports::ObjectKey;
 
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct PictureQuery {
-    /// Square edge 16..=1024, snapped up to the configured buckets; the master when absent.
-    size: Option<u32>,
-    /// Alias of `size`.
-    s: Option<u32>,
-}
+/// What `?format=` may name here.
+const OFFERED: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
 
-/// A stored picture, as uploaded (the master) or resized.
+/// A stored picture, as uploaded (the master) or resized, in the best format the client takes.
 #[utoipa::path(get, path = "/pictures/{key}", tag = "pictures",
-    params(("key" = String, Path, description = "object key returned by an upload"), PictureQuery),
+    params(("key" = String, Path, description = "object key returned by an upload"),
+        ("size" = Option<u32>, Query, description = "Square edge 16..=1024 (alias `s`), snapped up to `pictures.sizes`; the master when absent"),
+        ("format" = Option<String>, Query, description = "`avif`, `webp`, `jpeg` or `png`: wins over `Accept`; without it the best of AVIF, WebP that `Accept` names, else the stored JPEG/PNG (`Vary: Accept`)"),
+    ),
     responses(
-        (status = 200, description = "the picture (image/jpeg, image/png or image/webp, as stored)", content_type = "image/jpeg"),
+        (status = 200, description = "the picture (image/avif, image/webp, image/jpeg or image/png)", content_type = "image/jpeg"),
         (status = 304, description = "If-None-Match matched"),
         (status = 400, body = crate::http::openapi::ErrorBody), (status = 404, body = crate::http::openapi::ErrorBody)))]
 pub async fn get_picture(
     req: HttpRequest,
-    query: web::Query<PictureQuery>,
+    query: QueryParams,
     pictures: web::Data<Arc<PictureService>>,
 ) -> Result<HttpResponse, ApiError> {
     let file = PICTURES
@@ -39,12 +41,12 @@ pub async fn get_picture(
         .ok()
         .and_then(|key| ObjectKey::parse(&key).ok())
         .ok_or_else(|| ApiError::InvalidParameter("malformed picture key".into()))?;
-    let size = query.size.or(query.s);
-    if size.is_some_and(|s| !(16..=1024).contains(&s)) {
-        return Err(ApiError::InvalidParameter(
-            "size must be between 16 and 1024".into(),
-        ));
-    }
-    let picture = pictures.get(&key, size).await?;
-    Ok(image_response(&req, &picture, IMMUTABLE, None))
+    let size = query.optional_size(PICTURE_EDGES)?.map(|size| size.0);
+    let negotiated = negotiate(&req, &query, &OFFERED, true)?;
+    let picture = pictures.get(&key, size, negotiated.format).await?;
+    Ok(image_response(
+        &req,
+        &picture,
+        ImageHeaders::immutable(negotiated.varies),
+    ))
 }

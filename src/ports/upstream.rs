@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::domain::image::Format;
+
 /// A request built only from validated parts; the adapter turns it into
 /// `{base_url}{hash}?s={size}&d={default}&r={rating}`, plus `&f=y` when `force_default`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -22,10 +24,7 @@ pub struct UpstreamRequest {
 #[derive(Clone, Debug)]
 pub enum UpstreamAnswer {
     /// An image whose bytes sniff as PNG, JPEG, GIF or WebP.
-    Picture {
-        bytes: Bytes,
-        content_type: &'static str,
-    },
+    Picture { bytes: Bytes, format: Format },
     /// The upstream has no picture for this request (404, or a redirect, which is never followed).
     NoPicture,
 }

@@ -23,7 +23,8 @@ fn key_of(body: &Value) -> String {
 /// the others go once they are older than the grace, at the next upload.
 #[actix_web::test]
 async fn without_write_back_replaced_pictures_go_after_the_grace() {
-    let app = TestApp::spawn(&[("server.dev", "true"), ("storage.cleanup_grace_secs", "1")]).await;
+    // 3 s: the second upload must land within the grace of the first even on a loaded machine.
+    let app = TestApp::spawn(&[("server.dev", "true"), ("storage.cleanup_grace_secs", "3")]).await;
     let user = "auth0|no-write-back";
     let first = upload(&app, user, "orientation-1.jpg").await;
     let second = upload(&app, user, "quadrants.webp").await;
@@ -38,7 +39,7 @@ async fn without_write_back_replaced_pictures_go_after_the_grace() {
             .status(),
         200
     );
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
     let third = upload(&app, user, "quadrants.webp").await;
     assert_eq!(key_of(&third), key_of(&second), "same picture, same key");
     let stored = files_under(app.data.path());

@@ -9,6 +9,7 @@ mod common;
 mod crop;
 mod editor;
 mod faults;
+mod formats;
 mod foundation;
 mod initials;
 mod limits;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use image::{GenericImageView, Rgba};
 use visage::domain::image::{
-    ImageError, NormalizedPicture, PipelineLimits, StoredFormat, normalize, resize_master,
+    Format, ImageError, NormalizedPicture, PipelineLimits, master_variant, normalize,
 };
 
 const LIMITS: PipelineLimits = PipelineLimits {
@@ -22,13 +22,13 @@ const YELLOW: [u8; 3] = [240, 220, 30];
 #[derive(Debug)]
 enum Expect {
     /// The test card upright: red top-left, green top-right, blue bottom-left, yellow bottom-right.
-    Upright(StoredFormat),
+    Upright(Format),
     /// One colour at the centre.
-    Solid(StoredFormat, [u8; 3]),
+    Solid(Format, [u8; 3]),
     /// A PNG whose left half is opaque grey and right half fully transparent.
     GreyHalfTransparent,
     /// A master, whatever its content.
-    Picture(StoredFormat),
+    Picture(Format),
     Unsupported,
     Invalid,
 }
@@ -42,7 +42,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn table() -> Vec<(&'static str, Expect)> {
     use Expect::{GreyHalfTransparent, Invalid, Picture, Solid, Unsupported, Upright};
-    use StoredFormat::Jpeg;
+    use Format::Jpeg;
     vec![
         ("orientation-1.jpg", Upright(Jpeg)),
         ("orientation-2.jpg", Upright(Jpeg)),
@@ -87,7 +87,7 @@ fn close(actual: Rgba<u8>, expected: [u8; 3], what: &str) {
 }
 
 /// Checks shared by every master: square, freshly encoded, no metadata or tail kept.
-fn check_clean(name: &str, input: &[u8], output: &NormalizedPicture, format: StoredFormat) {
+fn check_clean(name: &str, input: &[u8], output: &NormalizedPicture, format: Format) {
     assert_eq!(output.format, format, "{name}: format");
     assert_eq!((output.width, output.height), (512, 512), "{name}: size");
     let bytes = &output.bytes;
@@ -107,8 +107,9 @@ fn check_clean(name: &str, input: &[u8], output: &NormalizedPicture, format: Sto
         );
     }
     match format {
-        StoredFormat::Jpeg => assert!(bytes.ends_with(&[0xFF, 0xD9]), "{name}: bytes after EOI"),
-        StoredFormat::Png => assert!(bytes.ends_with(b"IEND\xAE\x42\x60\x82"), "{name}: tail"),
+        Format::Jpeg => assert!(bytes.ends_with(&[0xFF, 0xD9]), "{name}: bytes after EOI"),
+        Format::Png => assert!(bytes.ends_with(b"IEND\xAE\x42\x60\x82"), "{name}: tail"),
+        other => panic!("{name}: a master is never {other}"),
     }
     let again = normalize(input, &LIMITS).expect("second run");
     assert_eq!(&again.bytes, bytes, "{name}: not deterministic");
@@ -147,7 +148,7 @@ fn every_fixture_meets_its_expected_outcome() {
                 }
             }
             (Expect::GreyHalfTransparent, Ok(output)) => {
-                check_clean(name, &input, &output, StoredFormat::Png);
+                check_clean(name, &input, &output, Format::Png);
                 let decoded = image::load_from_memory(&output.bytes).expect("output decodes");
                 assert!(decoded.color().has_alpha(), "{name}: alpha lost");
                 assert_eq!(decoded.get_pixel(64, 256).0, [128, 128, 128, 255], "{name}");
@@ -192,17 +193,17 @@ fn the_pixel_limit_and_minimum_edge_come_from_the_limits() {
 #[test]
 fn variants_keep_the_master_format_and_take_the_requested_size() {
     for (name, format) in [
-        ("orientation-6.jpg", StoredFormat::Jpeg),
-        ("grey-alpha.png", StoredFormat::Png),
+        ("orientation-6.jpg", Format::Jpeg),
+        ("grey-alpha.png", Format::Png),
     ] {
         let master = normalize(&fixture(name), &LIMITS).expect("master");
         for size in [16, 128, 1024] {
-            let variant = resize_master(&master.bytes, size).expect("variant");
+            let variant = master_variant(&master.bytes, size, format).expect("variant");
             assert_eq!(variant.format, format, "{name} at {size}");
             assert_eq!((variant.width, variant.height), (size, size));
             let decoded = image::load_from_memory(&variant.bytes).expect("variant decodes");
             assert_eq!(decoded.dimensions(), (size, size));
-            if format == StoredFormat::Jpeg {
+            if format == Format::Jpeg {
                 // Still upright after the round trip.
                 let quarter = size / 4;
                 close(decoded.get_pixel(quarter, quarter), RED, name);
@@ -210,30 +211,13 @@ fn variants_keep_the_master_format_and_take_the_requested_size() {
         }
     }
     assert!(matches!(
-        resize_master(b"<svg/>", 64),
+        master_variant(b"<svg/>", 64, Format::Png),
         Err(ImageError::Unsupported(_))
     ));
     assert!(matches!(
-        resize_master(&fixture("truncated.png"), 64),
+        master_variant(&fixture("truncated.png"), 64, Format::Png),
         Err(ImageError::Invalid(_))
     ));
-}
-
-#[test]
-fn stored_format_names_round_trip() {
-    for format in [StoredFormat::Jpeg, StoredFormat::Png] {
-        assert_eq!(
-            StoredFormat::from_extension(format.extension()),
-            Some(format)
-        );
-        assert!(format.content_type().starts_with("image/"));
-    }
-    assert_eq!(
-        StoredFormat::from_extension("JPEG"),
-        Some(StoredFormat::Jpeg)
-    );
-    assert_eq!(StoredFormat::from_extension("webp"), None, "never stored");
-    assert_eq!(StoredFormat::from_extension("svg"), None);
 }
 
 /// Hundreds of damaged variants of the small fixtures (bits flipped, bytes set, cut, repeated or

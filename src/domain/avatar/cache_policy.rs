@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 
+use crate::domain::image::Format;
 use crate::domain::placeholder::RenderedPicture;
 use crate::ports::upstream::UpstreamRequest;
 
@@ -97,8 +98,8 @@ pub(super) fn weigh(key: &UpstreamRequest, value: &Arc<CachedAnswer>) -> u32 {
     u32::try_from(picture + key.hash.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
-/// A picture derived here: the source's strong ETag and the edge asked for.
-pub(super) type VariantKey = (bytestring::ByteString, u32);
+/// A picture derived here: the source's strong ETag, the edge and the format asked for.
+pub(super) type VariantKey = (bytestring::ByteString, u32, Format);
 
 pub(super) fn weigh_variant(key: &VariantKey, value: &RenderedPicture) -> u32 {
     let bytes = value.bytes.len() + value.etag.len() + key.0.len();
@@ -186,7 +187,8 @@ mod tests {
                             picture: RenderedPicture {
                                 etag: format!("\"g-{n:032x}\"").into(),
                                 bytes,
-                                content_type: "image/png",
+                                format: Format::Png,
+                                provisional: false,
                             },
                             square_edge: Some(128),
                         }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::domain::placeholder::{RenderError, RenderedPicture};
 use crate::ports::upstream::UpstreamError;
 
-pub use request::{AvatarRequest, DEFAULT_SIZE, DefaultPicture, RawAvatarRequest, SIZES};
+pub use request::{AvatarRequest, DefaultPicture, RawAvatarRequest};
 pub use service::AvatarService;
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::AvatarError;
+use crate::domain::image::Format;
 use crate::ports::upstream::UpstreamRequest;
 
 /// Asked of the upstream for a built-in default that looks the same for everyone (`mp`,
@@ -10,8 +11,6 @@ use crate::ports::upstream::UpstreamRequest;
 /// picture itself (and all users share one cache entry).
 const NOBODY_HASH: &str = "00000000000000000000000000000000";
 /// Edges `/avatar` accepts, and its default: Gravatar's own.
-pub const SIZES: std::ops::RangeInclusive<u32> = 1..=2048;
-pub const DEFAULT_SIZE: u32 = 80;
 /// The suffixes Gravatar accepts after the hash; the answer keeps its own `Content-Type`.
 const SUFFIXES: [&str; 4] = [".png", ".jpg", ".jpeg", ".gif"];
 /// Auth0's default picture: `https://cdn.auth0.com/avatars/{letters}.png`.
@@ -126,6 +125,9 @@ pub struct AvatarRequest {
     pub fallback_text: String,
     /// How many initials to draw: as many as were given (1..=3) with `initials`, else 2.
     pub fallback_length: u8,
+    /// The format of a drawn fallback (negotiated by the HTTP edge; PNG by default). Gravatar's
+    /// own pictures keep theirs.
+    pub fallback_format: Format,
 }
 
 /// The raw, unvalidated parts of a request, as the HTTP edge found them.
@@ -176,6 +178,7 @@ impl AvatarRequest {
             force_default,
             fallback_text,
             fallback_length,
+            fallback_format: Format::Png,
         })
     }
 

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use prometheus::{IntCounterVec, IntGauge, Opts};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
 use super::breaker::Breaker;
 use super::cache_policy::{
@@ -25,14 +24,13 @@ use super::color::{color_of, plain_square};
 use super::gate::UpstreamGate;
 use super::request::{AvatarRequest, DefaultPicture};
 use super::{AvatarError, AvatarSource, LookupError, ResolvedAvatar};
-use crate::domain::image::resize_square;
+use crate::domain::edges::PICTURE_EDGES;
+use crate::domain::image::{Format, PipelineRunner, resize_square};
 use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError, RenderedPicture};
 use crate::metrics::{CacheLookups, Metrics, MissFlag};
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
 use crate::settings::Gravatar as GravatarSettings;
 
-/// The edges the initials renderer draws; fallbacks outside are drawn at the nearest and resized.
-const RENDERED_EDGES: std::ops::RangeInclusive<u32> = 16..=1024;
 /// Largest upstream picture decoded for resizing (Gravatar serves at most 2048 px).
 const MAX_SOURCE_EDGE: u32 = 4096;
 
@@ -44,8 +42,8 @@ pub struct AvatarService {
     known_pictures: moka::future::Cache<UpstreamRequest, Arc<CachedAnswer>>,
     /// Pictures derived here (resized buckets, resized fallbacks, colour squares).
     variants: moka::future::Cache<VariantKey, RenderedPicture>,
-    /// Resizes at once (one per core): bounds their CPU and transient memory.
-    resizes: Arc<Semaphore>,
+    /// The shared image pool: bounds the CPU and transient memory of resizes.
+    runner: Arc<PipelineRunner>,
     sizes: UpstreamSizes,
     gate: UpstreamGate,
     breaker: Breaker,
@@ -64,6 +62,7 @@ impl AvatarService {
         settings: &GravatarSettings,
         upstream: Arc<dyn AvatarUpstream>,
         initials: Arc<InitialsService>,
+        runner: Arc<PipelineRunner>,
         metrics: &Metrics,
     ) -> Result<Self, prometheus::Error> {
         let expiry = AnswerExpiry {
@@ -120,14 +119,13 @@ impl AvatarService {
                 recent.weighted_size() + kept.weighted_size() + derived.weighted_size(),
             )
         });
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Ok(Self {
             upstream,
             initials,
             answers,
             known_pictures,
             variants,
-            resizes: Arc::new(Semaphore::new(cores)),
+            runner,
             sizes: UpstreamSizes::new(&settings.upstream_sizes),
             gate: UpstreamGate::new(
                 settings.max_concurrent_requests,
@@ -195,7 +193,7 @@ impl AvatarService {
         if upstream.square_edge == Some(edge) {
             return Some(upstream.picture.clone());
         }
-        match self.resized(&upstream.picture, edge).await {
+        match self.resized(&upstream.picture, edge, None).await {
             Ok(picture) => Some(picture),
             Err(error) => {
                 tracing::info!(%error, "gravatar picture cannot be resized");
@@ -204,29 +202,25 @@ impl AvatarService {
         }
     }
 
-    /// `source` resized to `edge`, once per instance and kept while it is used.
+    /// `source` resized to `edge` (in `format`, else its own family: JPEG stays JPEG, the rest
+    /// becomes PNG), once per instance and kept while it is used.
     async fn resized(
         &self,
         source: &RenderedPicture,
         edge: u32,
+        format: Option<Format>,
     ) -> Result<RenderedPicture, Arc<RenderError>> {
         let source = source.clone();
+        let own = format.unwrap_or(source.format);
         self.variants
-            .try_get_with((source.etag.clone(), edge), async move {
-                let permit = self
-                    .resizes
-                    .clone()
-                    .acquire_owned()
+            .try_get_with((source.etag.clone(), edge, own), async move {
+                let resized = self
+                    .runner
+                    .run(move || resize_square(&source.bytes, edge, MAX_SOURCE_EDGE, format))
                     .await
-                    .map_err(|e| RenderError::Worker(e.to_string()))?;
-                let resized = tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    resize_square(&source.bytes, edge, MAX_SOURCE_EDGE)
-                })
-                .await
-                .map_err(|e| RenderError::Worker(e.to_string()))?
-                .map_err(|e| RenderError::Encode(e.to_string()))?;
-                Ok::<_, RenderError>(exact_picture(resized.bytes, resized.format.content_type()))
+                    .map_err(|e| RenderError::Worker(e.to_string()))?
+                    .map_err(|e| RenderError::Encode(e.to_string()))?;
+                Ok::<_, RenderError>(exact_picture(resized.bytes, resized.format))
             })
             .await
     }
@@ -289,15 +283,13 @@ impl AvatarService {
         };
         self.upstream_requests.with_label_values(&[outcome]).inc();
         let picture = match result {
-            Ok(UpstreamAnswer::Picture {
-                bytes,
-                content_type,
-            }) => Some(UpstreamPicture {
+            Ok(UpstreamAnswer::Picture { bytes, format }) => Some(UpstreamPicture {
                 square_edge: square_edge(&bytes),
                 picture: RenderedPicture {
                     etag: etag_of(&bytes),
                     bytes,
-                    content_type,
+                    format,
+                    provisional: false,
                 },
             }),
             Ok(UpstreamAnswer::NoPicture) => None,
@@ -359,26 +351,36 @@ impl AvatarService {
     async fn initials_at(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
         let drawn = request
             .size
-            .clamp(*RENDERED_EDGES.start(), *RENDERED_EDGES.end());
+            // The renderer draws PICTURE_EDGES; fallbacks outside are drawn at the nearest and resized.
+            .clamp(PICTURE_EDGES.min, PICTURE_EDGES.max);
         let mut spec = InitialsSpec::new(request.fallback_text.clone(), drawn);
         spec.length = request.fallback_length;
-        let rendered = self.initials.render(&spec).await?;
         if drawn == request.size {
-            return Ok(rendered);
+            spec.format = request.fallback_format;
+            return Ok(self.initials.render(&spec).await?);
         }
-        self.resized(&rendered, request.size)
+        // Resized from the PNG; a size too large for AVIF to wait for gets the next format.
+        let rendered = self.initials.render(&spec).await?;
+        let format = request.fallback_format;
+        let format = format.stand_in(request.size).unwrap_or(format);
+        self.resized(&rendered, request.size, Some(format))
             .await
             .map_err(|e| AvatarError::Render((*e).clone()))
     }
 
-    /// `d=color`: one colour, any edge, kept with the other derived pictures.
+    /// `d=color`: one colour, any edge, kept with the other derived pictures. Always a 1-bit
+    /// PNG: a few hundred bytes at any size, smaller than any AVIF or WebP of it.
     async fn color_square(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
         let color = color_of(request.color_text());
-        let key = (format!("\"c-{}\"", color.css()).into(), request.size);
+        let key = (
+            format!("\"c-{}\"", color.css()).into(),
+            request.size,
+            Format::Png,
+        );
         let size = request.size;
         self.variants
             .try_get_with(key, async move {
-                plain_square(color, size).map(|png| exact_picture(png, "image/png"))
+                plain_square(color, size).map(|png| exact_picture(png, Format::Png))
             })
             .await
             .map_err(|e| AvatarError::Render((*e).clone()))
@@ -386,13 +388,14 @@ impl AvatarService {
 }
 
 /// A picture from freshly encoded, exactly sized bytes.
-fn exact_picture(mut bytes: Vec<u8>, content_type: &'static str) -> RenderedPicture {
+fn exact_picture(mut bytes: Vec<u8>, format: Format) -> RenderedPicture {
     bytes.shrink_to_fit();
     let bytes = Bytes::from(bytes);
     RenderedPicture {
         etag: etag_of(&bytes),
         bytes,
-        content_type,
+        format,
+        provisional: false,
     }
 }
 

@@ -1,47 +1,21 @@
-//! Format detection from magic bytes against the allowlist; declared types and names are ignored.
+//! The upload allowlist: the format is named by its magic bytes; declared types and names are
+//! ignored.
 
-use image::ImageFormat;
+use super::{Format, ImageError};
 
-use super::ImageError;
+/// The formats an upload may be in (decoded by pure-Rust decoders only).
+pub const UPLOAD_FORMATS: [Format; 4] = [Format::Png, Format::Jpeg, Format::Webp, Format::Gif];
 
-/// The upload formats the pipeline accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceFormat {
-    Png,
-    Jpeg,
-    Webp,
-    Gif,
-}
-
-impl SourceFormat {
-    pub(super) fn image_format(self) -> ImageFormat {
-        match self {
-            Self::Png => ImageFormat::Png,
-            Self::Jpeg => ImageFormat::Jpeg,
-            Self::Webp => ImageFormat::WebP,
-            Self::Gif => ImageFormat::Gif,
-        }
-    }
-}
-
-/// Names the format from the first bytes, or says why it is refused.
-pub fn sniff(input: &[u8]) -> Result<SourceFormat, ImageError> {
+/// Names an accepted upload format from the first bytes, or says why it is refused.
+pub fn sniff(input: &[u8]) -> Result<Format, ImageError> {
     if input.is_empty() {
         return Err(ImageError::Invalid("the picture is empty".into()));
     }
-    if input.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Ok(SourceFormat::Png)
-    } else if input.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Ok(SourceFormat::Jpeg)
-    } else if input.starts_with(b"GIF87a") || input.starts_with(b"GIF89a") {
-        Ok(SourceFormat::Gif)
-    } else if input.len() >= 12 && input.starts_with(b"RIFF") && &input[8..12] == b"WEBP" {
-        Ok(SourceFormat::Webp)
-    } else {
-        Err(ImageError::Unsupported(
-            "the file is not a PNG, JPEG, WebP or GIF picture".into(),
-        ))
-    }
+    Format::sniff(input)
+        .filter(|format| UPLOAD_FORMATS.contains(format))
+        .ok_or_else(|| {
+            ImageError::Unsupported("the file is not a PNG, JPEG, WebP or GIF picture".into())
+        })
 }
 
 #[cfg(test)]
@@ -50,12 +24,14 @@ mod tests {
 
     #[test]
     fn magic_bytes_decide_and_everything_else_is_refused() {
-        let cases: &[(&[u8], Option<SourceFormat>)] = &[
-            (b"\x89PNG\r\n\x1a\n....", Some(SourceFormat::Png)),
-            (b"\xFF\xD8\xFF\xE0", Some(SourceFormat::Jpeg)),
-            (b"GIF89a....", Some(SourceFormat::Gif)),
-            (b"GIF87a....", Some(SourceFormat::Gif)),
-            (b"RIFF\0\0\0\0WEBPVP8 ", Some(SourceFormat::Webp)),
+        let cases: &[(&[u8], Option<Format>)] = &[
+            (b"\x89PNG\r\n\x1a\n....", Some(Format::Png)),
+            (b"\xFF\xD8\xFF\xE0", Some(Format::Jpeg)),
+            (b"GIF89a....", Some(Format::Gif)),
+            (b"GIF87a....", Some(Format::Gif)),
+            (b"RIFF\0\0\0\0WEBPVP8 ", Some(Format::Webp)),
+            // visage writes AVIF but never decodes one from a user.
+            (b"\0\0\0\x1cftypavif\0\0\0\0", None),
             (b"RIFF\0\0\0\0WAVEfmt ", None),
             (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None),
             (b"%PDF-1.7", None),
