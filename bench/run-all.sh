@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./initials.sh "$@"
 ./pipeline.sh
+./formats.sh
 ./upload.sh
 ./avatar.sh "$@"
