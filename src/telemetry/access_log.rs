@@ -3,9 +3,15 @@
 //! Most traffic is cached `<img src>` hits that take a few microseconds; formatting each line
 //! through the JSON layer (a span, its fields, an event, a channel message and a `write(2)` per
 //! line) cost about a third of that. Here a request writes its fields straight into a reused
-//! per-thread buffer, appends the line to a shared batch under a short lock, and one background
-//! thread writes whole batches. Never lossy: if the sink falls more than [`MAX_PENDING`] bytes
-//! behind, requests wait for it instead of dropping lines; otherwise a request never waits on I/O.
+//! per-thread buffer and appends the line to a shared batch under a short lock. As nginx's
+//! `access_log … buffer= flush=`: the request whose line fills the batch to [`WRITE_AT`] writes it
+//! (one `write(2)` of some 64 KiB, a few every second at tens of thousands of requests a
+//! second), and a background flusher writes what is left every [`FLUSH_EVERY`]. No thread is
+//! woken per batch: a writer thread woken every few milliseconds took the served core from the
+//! workers when pinned, which showed in p99. Never lossy: if the sink falls more than
+//! [`MAX_PENDING`] bytes behind, requests wait for it instead of dropping lines; a request waits
+//! on I/O only for the write its own line triggered, and never for another's (the sink is only
+//! tried, never waited for, by requests).
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -17,8 +23,10 @@ use crate::settings::LogFormat;
 
 /// Lines waiting for the writer beyond which requests wait (the sink is stuck or too slow).
 pub const MAX_PENDING: usize = 8 * 1024 * 1024;
-/// How long the writer lets a batch grow once a first line arrives.
-const BATCH_WINDOW: Duration = Duration::from_millis(5);
+/// Batch size at which the request that reached it writes the batch.
+pub const WRITE_AT: usize = 64 * 1024;
+/// The longest a line waits for the batch to fill: the flusher's period.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// One served request, as the log line shows it.
 pub struct AccessRecord<'a> {
@@ -39,17 +47,21 @@ pub struct Failure {
     pub cause: Option<String>,
 }
 
-/// The request log's writer: a shared batch and the thread that empties it.
+/// The request log's writer: a shared batch, the sink, and the thread that flushes leftovers.
 pub struct AccessLog {
     shared: Arc<Shared>,
     format: LogFormat,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Lock order: a request holds `pending` and only *tries* `sink`; the flusher takes `sink`
+/// first, then `pending`. Whoever holds `sink` took the oldest lines, so batches reach the sink
+/// in order, and no one waits for `sink` while holding `pending`.
 struct Shared {
     pending: Mutex<Pending>,
-    /// The writer waits here for a first line.
-    arrived: Condvar,
+    sink: Mutex<Box<dyn Write + Send>>,
+    /// The flusher sleeps here between ticks; `close` wakes it.
+    tick: Condvar,
     /// Requests wait here while more than `MAX_PENDING` bytes are pending.
     drained: Condvar,
 }
@@ -63,6 +75,9 @@ struct Pending {
 thread_local! {
     /// The line being formatted: reused by every request of this worker thread.
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+    /// An empty batch buffer swapped in when this thread writes a batch, so the shared one
+    /// never starts from zero capacity.
+    static SPARE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(WRITE_AT * 2));
 }
 
 static GLOBAL: OnceLock<AccessLog> = OnceLock::new();
@@ -74,41 +89,48 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Pending> {
         .unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Writes one batch and empties it; a failing sink (stderr closed) cannot be reported anywhere:
+/// keep serving. A buffer that grew while the sink lagged goes back to its usual size.
+fn write_batch(sink: &mut dyn Write, batch: &mut Vec<u8>) {
+    let _ = sink.write_all(batch).and_then(|()| sink.flush());
+    batch.clear();
+    batch.shrink_to(WRITE_AT * 2);
+}
+
 impl AccessLog {
-    /// A log writing to `sink` from a background thread.
-    pub fn start(format: LogFormat, mut sink: Box<dyn Write + Send>) -> Self {
+    /// A log writing to `sink`, with a background flusher.
+    pub fn start(format: LogFormat, sink: Box<dyn Write + Send>) -> Self {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
-            arrived: Condvar::new(),
+            sink: Mutex::new(sink),
+            tick: Condvar::new(),
             drained: Condvar::new(),
         });
         let background = shared.clone();
-        let writer = std::thread::Builder::new()
+        let flusher = std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || {
-                let mut batch = Vec::with_capacity(64 * 1024);
+                let mut batch = Vec::with_capacity(WRITE_AT * 2);
                 loop {
-                    let mut pending = lock(&background);
-                    while pending.lines.is_empty() && !pending.closed {
-                        pending = background
-                            .arrived
-                            .wait(pending)
+                    let closed = {
+                        let pending = lock(&background);
+                        let (pending, _) = background
+                            .tick
+                            .wait_timeout_while(pending, FLUSH_EVERY, |p| !p.closed)
                             .unwrap_or_else(PoisonError::into_inner);
-                    }
-                    if !pending.closed {
-                        // Let the batch grow: one write for many lines.
-                        drop(pending);
-                        std::thread::sleep(BATCH_WINDOW);
-                        pending = lock(&background);
-                    }
-                    std::mem::swap(&mut batch, &mut pending.lines);
-                    let closed = pending.closed;
-                    drop(pending);
+                        pending.closed
+                    };
+                    // `sink` before `pending` (see `Shared`): waits for a request's write to end.
+                    let mut sink = background
+                        .sink
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    std::mem::swap(&mut batch, &mut lock(&background).lines);
                     background.drained.notify_all();
-                    // A failing sink (stderr closed) cannot be reported anywhere; keep serving.
-                    let _ = sink.write_all(&batch).and_then(|()| sink.flush());
-                    batch.clear();
-                    if closed && lock(&background).lines.is_empty() {
+                    if !batch.is_empty() {
+                        write_batch(&mut **sink, &mut batch);
+                    }
+                    if closed {
                         return;
                     }
                 }
@@ -117,7 +139,7 @@ impl AccessLog {
         Self {
             shared,
             format,
-            writer: Mutex::new(writer),
+            flusher: Mutex::new(flusher),
         }
     }
 
@@ -136,15 +158,13 @@ impl AccessLog {
         tracing::enabled!(target: "visage::access", tracing::Level::INFO)
     }
 
-    /// Appends one request's line; waits only when the sink is [`MAX_PENDING`] bytes behind.
+    /// Appends one request's line, and writes the batch when this line filled it (unless
+    /// another request is writing one). Waits only when the sink is [`MAX_PENDING`] bytes behind.
     pub fn record(&self, record: &AccessRecord<'_>) {
         LINE.with_borrow_mut(|line| {
             line.clear();
             format_line(line, self.format, SystemTime::now(), record);
             let mut pending = lock(&self.shared);
-            if pending.closed {
-                return;
-            }
             while pending.lines.len() > MAX_PENDING && !pending.closed {
                 pending = self
                     .shared
@@ -152,12 +172,26 @@ impl AccessLog {
                     .wait(pending)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            let first = pending.lines.is_empty();
-            pending.lines.extend_from_slice(line);
-            drop(pending);
-            if first {
-                self.shared.arrived.notify_one();
+            if pending.closed {
+                return;
             }
+            pending.lines.extend_from_slice(line);
+            if pending.lines.len() < WRITE_AT {
+                return;
+            }
+            let mut sink = match self.shared.sink.try_lock() {
+                Ok(sink) => sink,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                // Another request or the flusher is writing; these lines go with the next batch.
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            SPARE.with_borrow_mut(|batch| {
+                std::mem::swap(batch, &mut pending.lines);
+                drop(pending);
+                write_batch(&mut **sink, batch);
+            });
+            drop(sink);
+            self.shared.drained.notify_all();
         });
     }
 
@@ -165,9 +199,10 @@ impl AccessLog {
     /// process is exiting).
     pub fn close(&self) {
         lock(&self.shared).closed = true;
-        self.shared.arrived.notify_one();
+        self.shared.tick.notify_one();
+        self.shared.drained.notify_all();
         let handle = self
-            .writer
+            .flusher
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
@@ -386,22 +421,46 @@ mod tests {
         }
     }
 
+    /// A sink tests can read while the log writes to it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_lone_line_is_written_by_the_flusher_without_close() {
+        let sink = Shared::default();
+        let log = AccessLog::start(LogFormat::Json, Box::new(sink.clone()));
+        log.record(&record(None));
+        let deadline = std::time::Instant::now() + FLUSH_EVERY * 20;
+        while sink.0.lock().expect("sink").is_empty() {
+            assert!(std::time::Instant::now() < deadline, "never flushed");
+            std::thread::sleep(FLUSH_EVERY / 4);
+        }
+        let written = sink.0.lock().expect("sink").clone();
+        assert_eq!(
+            written
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            1
+        );
+        log.close();
+    }
+
     #[test]
     fn every_line_reaches_the_sink_in_order_and_close_flushes() {
-        #[derive(Clone, Default)]
-        struct Shared(Arc<Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0
-                    .lock()
-                    .map_err(|_| std::io::ErrorKind::Other)?
-                    .extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let sink = Shared::default();
         let log = Arc::new(AccessLog::start(LogFormat::Json, Box::new(sink.clone())));
         let threads: Vec<_> = (0..4)
