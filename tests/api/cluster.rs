@@ -90,6 +90,24 @@ impl Cluster {
         Arc::new(visage::adapters::s3::S3Store::new(&settings.storage.s3))
     }
 
+    /// Waits until every node answers a listing, i.e. reaches a quorum again: a restarted node
+    /// reconnects to its peers some seconds after it serves, and the next test must not start
+    /// on a half-connected cluster (it once listed through the restarted node and got
+    /// "Could not reach quorum … Not connected").
+    async fn await_quorum_on_every_node(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        for node in 1..=3 {
+            let store = self.store(node);
+            while let Err(err) = store.list("u/").await {
+                assert!(
+                    Instant::now() < deadline,
+                    "node {node} reached no quorum within {within:?}: {err}"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+
     fn node_dir(&self, node: usize) -> PathBuf {
         self.dir.join(format!("node{node}"))
     }
@@ -450,6 +468,9 @@ async fn a_garage_node_killed_while_uploads_run_loses_nothing() {
             "ready again once the nodes are back"
         );
     }
+    cluster
+        .await_quorum_on_every_node(Duration::from_secs(90))
+        .await;
     let key = answers[0].1["key"].as_str().expect("key");
     assert_eq!(
         status_of(&http, &b.url(&format!("/pictures/{key}"))).await,
