@@ -17,7 +17,7 @@ use visage::ports::{ObjectKey, ObjectStore};
 
 use crate::common::gravatar::{self, Behaviour, FakeGravatar};
 use crate::common::{self, TestApp};
-use crate::upload::{fixture, post_raw, user_path};
+use crate::upload::{upload_test_card, user_path};
 
 /// What Chrome sends for `<img>`: AVIF and WebP by name, then wildcards.
 const CHROME: &str = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
@@ -122,20 +122,6 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
         .map_or("", |v| v.to_str().expect("ascii header"))
-}
-
-async fn upload_test_card(app: &TestApp, user: &str) -> String {
-    let res = post_raw(
-        app,
-        &user_path(user),
-        "image/jpeg",
-        fixture("orientation-3.jpg"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body: Value = res.json().await.expect("json");
-    body["key"].as_str().expect("key").to_owned()
 }
 
 #[actix_web::test]

@@ -5,23 +5,13 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::TestApp;
-use crate::upload::{fixture, post_raw, user_path};
+use crate::upload::{upload_test_card, user_path};
 
 #[actix_web::test]
 async fn stored_pictures_are_served_resized_and_gone_after_delete() {
     let app = TestApp::spawn(&[("server.dev", "true")]).await;
     let user = "auth0|pictures";
-    let res = post_raw(
-        &app,
-        &user_path(user),
-        "image/jpeg",
-        fixture("orientation-3.jpg"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body: Value = res.json().await.expect("json");
-    let key = body["key"].as_str().expect("key").to_owned();
+    let key = upload_test_card(&app, user).await;
     let path = format!("/pictures/{key}");
 
     // (query, expected edge): sizes snap up to the buckets; at or above the master, the master.

@@ -42,6 +42,22 @@ pub async fn post_raw(
     req.send().await.expect("request")
 }
 
+/// Uploads the test card (`orientation-3.jpg`: red top-left once upright) for `user` in dev mode
+/// and returns its key.
+pub async fn upload_test_card(app: &TestApp, user: &str) -> String {
+    let res = post_raw(
+        app,
+        &user_path(user),
+        "image/jpeg",
+        fixture("orientation-3.jpg"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    body["key"].as_str().expect("key").to_owned()
+}
+
 /// Every regular file under `dir`, recursively (hidden temporary folders included).
 pub fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
