@@ -226,10 +226,7 @@ pub fn resize_square(
         let region = Region::centred_square(decoded.width, decoded.height);
         crop_and_resize(&decoded, region, size)?
     };
-    let pixels = match pixels {
-        Pixels::Rgba(rgba) if !format.keeps_alpha() => Pixels::Rgb(drop_alpha(&rgba)),
-        other => other,
-    };
+    // A JPEG of transparent pixels is composed over white by the encoder, like every JPEG.
     encode_picture(width, height, &pixels, format)
 }
 

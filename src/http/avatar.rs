@@ -11,10 +11,7 @@ use crate::error::ApiError;
 use crate::http::AVATAR;
 use crate::http::extract::QueryParams;
 use crate::http::image_response::{ImageHeaders, PROVISIONAL_MAX_AGE, image_response};
-use crate::http::negotiate::negotiate;
-
-/// What `?format=` may name here (for the fallbacks visage draws).
-const OFFERED: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
+use crate::http::negotiate::{RASTER, negotiate};
 
 /// `gravatar` or `fallback`: where the picture came from.
 const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
@@ -48,7 +45,7 @@ pub async fn avatar(
         .filter(|file| !file.contains('/'))
         .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
     let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
-    let negotiated = negotiate(&req, &query, &OFFERED, true)?;
+    let negotiated = negotiate(&req, &query, &RASTER, true)?;
     let mut request = AvatarRequest::parse(&RawAvatarRequest {
         file,
         size: query.size_within(AVATAR_EDGES)?.0,

@@ -11,6 +11,9 @@ use crate::domain::image::Format;
 use crate::error::ApiError;
 use crate::http::extract::QueryParams;
 
+/// The raster formats `?format=` may name on every image route.
+pub const RASTER: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
+
 /// The outcome of negotiation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Negotiated {

@@ -6,17 +6,13 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::domain::edges::PICTURE_EDGES;
-use crate::domain::image::Format;
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
 use crate::http::PICTURES;
 use crate::http::extract::QueryParams;
 use crate::http::image_response::{ImageHeaders, image_response};
-use crate::http::negotiate::negotiate;
+use crate::http::negotiate::{RASTER, negotiate};
 use crate::ports::ObjectKey;
-
-/// What `?format=` may name here.
-const OFFERED: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
 
 /// A stored picture, as uploaded (the master) or resized, in the best format the client takes.
 #[utoipa::path(get, path = "/pictures/{key}", tag = "pictures",
@@ -42,7 +38,7 @@ pub async fn get_picture(
         .and_then(|key| ObjectKey::parse(&key).ok())
         .ok_or_else(|| ApiError::InvalidParameter("malformed picture key".into()))?;
     let size = query.optional_size(PICTURE_EDGES)?.map(|size| size.0);
-    let negotiated = negotiate(&req, &query, &OFFERED, true)?;
+    let negotiated = negotiate(&req, &query, &RASTER, true)?;
     let picture = pictures.get(&key, size, negotiated.format).await?;
     Ok(image_response(
         &req,

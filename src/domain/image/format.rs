@@ -77,11 +77,6 @@ impl Format {
             None
         }
     }
-
-    /// True for formats with an alpha channel in what visage encodes.
-    pub const fn keeps_alpha(self) -> bool {
-        !matches!(self, Self::Jpeg)
-    }
 }
 
 impl std::fmt::Display for Format {
