@@ -182,9 +182,6 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
                 crate::http::configure(cfg, &context.settings.server.cors_allowed_origins);
             })
             .wrap(crate::http::error_handlers())
-            .wrap(actix_web::middleware::from_fn(
-                crate::http::cors::public_images,
-            ))
             .wrap(actix_web::middleware::from_fn(crate::http::observe))
     })
     .workers(workers)

@@ -62,8 +62,10 @@ pub async fn avatar(
     } else {
         resolved.max_age
     };
-    let cache_control = HeaderValue::from_maybe_shared(format!("public, max-age={max_age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
+    // As `Bytes`, the formatted text becomes the header value without a copy.
+    let cache_control =
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("public, max-age={max_age}")))
+            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
     let source = HeaderValue::from_static(resolved.source.as_str());
     Ok(image_response(
         &req,

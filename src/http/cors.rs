@@ -19,6 +19,8 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 
+use crate::error::ApiError;
+
 /// Path prefixes of the public image routes.
 const PUBLIC_PREFIXES: &[&str] = &["/initials/", "/avatar/", "/avatar", "/pictures/"];
 /// Seconds a browser may reuse a preflight answer of the upload API.
@@ -53,7 +55,9 @@ fn is_public(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix) && (prefix.ends_with('/') || path == *prefix))
 }
 
-/// The public routes' policy: wraps the whole app, acts on the public image paths only.
+/// The public routes' policy, run by the request observer (one layer less on every hit): on the
+/// public image paths only, preflights are answered, methods other than GET and HEAD get 405, and
+/// every answer carries the CORS headers.
 pub async fn public_images(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -79,7 +83,17 @@ pub async fn public_images(
         }
         return Ok(req.into_response(response.finish()));
     }
-    let mut res = next.call(req).await?;
+    let mut res = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        next.call(req).await?.map_into_boxed_body()
+    } else {
+        let error =
+            ApiError::MethodNotAllowed(format!("method {} is not allowed here", req.method()));
+        let mut response = actix_web::ResponseError::error_response(&error);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        req.into_response(response)
+    };
     let headers = res.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -93,7 +107,7 @@ pub async fn public_images(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("ETag, X-Request-Id"),
     );
-    Ok(res.map_into_boxed_body())
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::domain::placeholder::{Format, InitialsService, InitialsSpec, Shape};
 use crate::error::ApiError;
 use crate::http::INITIALS;
-use crate::http::extract::QueryParams;
+use crate::http::extract::{QueryParams, percent_decode_path};
 use crate::http::image_response::{ImageHeaders, image_response};
 use crate::http::negotiate::{Negotiated, negotiate};
 
@@ -76,9 +76,8 @@ pub fn parse_request(
     // The `.png` route is the raster one: its format follows `Accept`; `.svg` names its own.
     let negotiated = negotiate(req, query, &OFFERED, own == Format::Png)?;
     let format = negotiated.format.unwrap_or(own);
-    let text = percent_encoding::percent_decode_str(raw_text)
-        .decode_utf8()
-        .map_err(|_| ApiError::InvalidParameter("the text must be UTF-8".into()))?;
+    let text = percent_decode_path(raw_text)
+        .ok_or_else(|| ApiError::InvalidParameter("the text must be UTF-8".into()))?;
     if text.is_empty() || text.len() > MAX_TEXT_BYTES {
         return Err(ApiError::InvalidParameter(format!(
             "the text must be 1..={MAX_TEXT_BYTES} bytes, got {}",

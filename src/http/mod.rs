@@ -70,7 +70,8 @@ impl ImageRoute {
 
 /// A scope for an image route. Its prefix compares as a string, where a `{file}` segment would
 /// cost a regex match with captures on every request: on a cache hit, more than everything
-/// visage's own code does (`bench/profile.sh`). GET and HEAD only, like [`get_or_head`].
+/// visage's own code does (`bench/profile.sh`). Methods other than GET and HEAD never reach it:
+/// the public routes' policy ([`cors::public_images`]) answers them 405.
 fn image_route<F, Args>(
     route: ImageRoute,
     handler: F,
@@ -80,29 +81,7 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::scope(route.prefix)
-        .default_service(web::to(handler))
-        .wrap(actix_web::middleware::from_fn(only_get_or_head))
-}
-
-/// 405 for methods other than GET and HEAD (CORS preflights are answered before routing).
-async fn only_get_or_head(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    if matches!(
-        *req.method(),
-        actix_web::http::Method::GET | actix_web::http::Method::HEAD
-    ) {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    let error = ApiError::MethodNotAllowed(format!("method {} is not allowed here", req.method()));
-    let mut response = actix_web::ResponseError::error_response(&error);
-    response.headers_mut().insert(
-        actix_web::http::header::ALLOW,
-        HeaderValue::from_static("GET, HEAD"),
-    );
-    Ok(req.into_response(response))
+    web::scope(route.prefix).default_service(web::to(handler))
 }
 
 /// The label of the route that answered: the matched resource's name (its pattern), an image
@@ -161,11 +140,12 @@ pub fn error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Per request: a request id, a tracing span for the events it causes, the Prometheus counters
-/// (handles resolved once per worker) and one request-log line (see [`AccessLog`]).
+/// Per request: a request id, a tracing span for the events it causes, the public routes' policy
+/// ([`cors::public_images`]), the Prometheus counters (handles resolved once per worker) and one
+/// request-log line (see [`AccessLog`]).
 pub async fn observe(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = req
@@ -188,7 +168,11 @@ pub async fn observe(
     } else {
         tracing::info_span!("request", request_id = id)
     };
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    // The public routes' policy runs here rather than as a layer of its own: each `from_fn`
+    // layer boxes a future per request.
+    let mut res = cors::public_images(req, next)
+        .instrument(span.clone())
+        .await?;
     let latency = started.elapsed();
     let status = res.status().as_u16();
     let route = route_label(res.request());
@@ -247,13 +231,18 @@ fn failure_of<B>(res: &ServiceResponse<B>) -> Failure {
 /// A request id for a request that brought none: a random per-process prefix and a counter,
 /// 32 hex digits like a UUID, unique across instances without a system call per request.
 fn next_request_id() -> HeaderValue {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(rand::random);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut hex = [b'0'; 16];
+        // 8 bytes always fit 16 hex digits.
+        let _ = hex::encode_to_slice(rand::random::<u64>().to_be_bytes(), &mut hex);
+        hex
+    });
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut id = [0u8; 32];
-    hex::encode_to_slice(prefix.to_be_bytes(), &mut id[..16])
-        .and_then(|()| hex::encode_to_slice(count.to_be_bytes(), &mut id[16..]))
+    id[..16].copy_from_slice(prefix);
+    hex::encode_to_slice(count.to_be_bytes(), &mut id[16..])
         .ok()
         .and_then(|()| HeaderValue::from_bytes(&id).ok())
         .unwrap_or_else(|| HeaderValue::from_static("unknown"))

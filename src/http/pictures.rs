@@ -9,7 +9,7 @@ use crate::domain::edges::PICTURE_EDGES;
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
 use crate::http::PICTURES;
-use crate::http::extract::QueryParams;
+use crate::http::extract::{QueryParams, percent_decode_path};
 use crate::http::image_response::{ImageHeaders, image_response};
 use crate::http::negotiate::{RASTER, negotiate};
 use crate::ports::ObjectKey;
@@ -32,9 +32,7 @@ pub async fn get_picture(
     let file = PICTURES
         .file_of(req.path())
         .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
-    let key = percent_encoding::percent_decode_str(file)
-        .decode_utf8()
-        .ok()
+    let key = percent_decode_path(file)
         .and_then(|key| ObjectKey::parse(&key).ok())
         .ok_or_else(|| ApiError::InvalidParameter("malformed picture key".into()))?;
     let size = query.optional_size(PICTURE_EDGES)?.map(|size| size.0);
