@@ -6,10 +6,12 @@
 #   4. cached pictures under wrk load: visage vs nginx serving a static file of the same bytes,
 #      with each one's request log on (the defaults: visage's JSON line, nginx's access_log) and
 #      with both off (RUST_LOG=warn, access_log off).
-# Usage: bench/initials.sh [seconds per wrk run, default 10]. Results: bench/out/initials.md
+# Usage: bench/initials.sh [seconds per wrk run, default 10] [rounds of the cached runs, default 5].
+# Results: bench/out/initials.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+rounds=${2:-5}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 missing=()
@@ -102,13 +104,13 @@ nport=$(free_port); start_nginx "$nport" "$work/nginx-access.log"
 qport=$(free_port); start_visage "$qport" warn
 nqport=$(free_port); start_nginx "$nqport" off
 curl -sf "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" -o /dev/null
-for round in 1 2 3; do
+for round in $(seq "$rounds"); do
   "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-$round.txt"
   "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport/jane.png" > "$work/hot-nginx-$round.txt"
   "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-quiet-$round.txt"
   "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nqport/jane.png" > "$work/hot-nginx-quiet-$round.txt"
 done
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, node $(node --version), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
@@ -122,18 +124,21 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
       "$(echo "$d / $h" | bc -l)" "$(dicebear "$size" bytes)" "$vb"
   done
   echo
-  echo "| cached 128 px PNG ($bytes bytes), wrk -t1 -c32, ${secs}s × 3 alternating rounds | requests/s (median round) | median latency | p99 latency |"
+  echo "| cached 128 px PNG ($bytes bytes), wrk -t1 -c32, ${secs}s × $rounds alternating rounds | requests/s (median round) | median latency | p99 latency |"
   echo "|---|---|---|---|"
+  # The median over rounds of one figure (rps, or a percentile) of one contender.
+  over_rounds() { # contender, rps|50%|99%
+    for round in $(seq "$rounds"); do
+      if [ "$2" = rps ]; then rps "$work/hot-$1-$round.txt"; else percentile "$work/hot-$1-$round.txt" "$2"; fi
+      echo
+    done | median
+  }
   for who in visage nginx visage-quiet nginx-quiet; do
-    r=(); l=(); t=()
-    for round in 1 2 3; do
-      r+=("$(rps "$work/hot-$who-$round.txt")"); l+=("$(percentile "$work/hot-$who-$round.txt" 50%)"); t+=("$(percentile "$work/hot-$who-$round.txt" 99%)")
-    done
     label=${who/-quiet/, request log off}; [ "$label" = "$who" ] && label="$who, request log on"
-    echo "| $label | $(median3 "${r[@]}") | $(median3 "${l[@]}") ms | $(median3 "${t[@]}") ms |"
+    printf '| %s | %.0f | %.3f ms | %.3f ms |\n' "$label" "$(over_rounds "$who" rps)" "$(over_rounds "$who" 50%)" "$(over_rounds "$who" 99%)"
   done
   ratio() { # a, b: the median of the per-round throughput ratios
-    median3 $(for round in 1 2 3; do echo "$(rps "$work/hot-$1-$round.txt") / $(rps "$work/hot-$2-$round.txt")" | bc -l; done)
+    for round in $(seq "$rounds"); do echo "$(rps "$work/hot-$1-$round.txt") / $(rps "$work/hot-$2-$round.txt")" | bc -l; done | median
   }
   echo
   printf 'Throughput ratio visage ÷ nginx (median of per-round ratios): %.2f with request logs, %.2f without.\n' \
