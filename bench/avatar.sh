@@ -3,8 +3,8 @@
 # `proxy_cache` (bench/avatar-nginx.conf), both in front of the same stand-in Gravatar
 # (bench/gravatar_standin.py), same wrk settings, same URL shape; first with request logs on
 # (visage at RUST_LOG=info, nginx with an access log), then with both off. Contenders alternate
-# round by round (visage, nginx, visage quiet, nginx quiet, then again), and each row is the
-# median of the per-round figures, so a noisy moment on the shared machine hits all of them.
+# round by round (visage, nginx, visage quiet, nginx quiet, then the reverse order), and each row
+# is the median of the per-round figures, so a noisy moment on the shared machine hits all of them.
 # Usage: bench/avatar.sh [seconds per wrk run, default 5] [rounds, default 5].
 # Results: bench/out/avatar.md
 set -euo pipefail
@@ -87,7 +87,7 @@ done
 
 echo "== wrk -t1 -c32 -d${secs}s, $rounds rounds, contenders alternating" >&2
 for round in $(seq "$rounds"); do
-  for run in vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet; do
+  for run in $(in_round_order "$round" vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet); do
     "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}-$round.txt"
   done
 done
@@ -98,7 +98,6 @@ for port in "$vlog" "$vquiet"; do
 done
 
 bytes=$(stat -c %s "$work/picture.png")
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # The median over rounds of one figure (rps, or a percentile) of one contender.
 over_rounds() { # contender, rps|50%|99%
   for round in $(seq "$rounds"); do
@@ -115,6 +114,11 @@ ratio() { # a, b
     echo "$(rps "$work/$1-$round.txt") / $(rps "$work/$2-$round.txt")" | bc -l
   done | median
 }
+per_round() { # a, b: each round's a ÷ b, in round order
+  for round in $(seq "$rounds"); do
+    printf '%.2f ' "$(echo "$(rps "$work/$1-$round.txt") / $(rps "$work/$2-$round.txt")" | bc -l)"
+  done | sed 's/ $//'
+}
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
   echo
@@ -127,6 +131,8 @@ ratio() { # a, b
   echo
   printf 'Throughput ratio visage ÷ nginx (median of per-round ratios): %.2f with logs, %.2f without. Upstream requests visage made in all: %s.\n' \
     "$(ratio vlog nlog)" "$(ratio vquiet nquiet)" "$upstream_calls"
+  echo
+  echo "Per-round ratios, with logs: $(per_round vlog nlog); without: $(per_round vquiet nquiet)."
 } > "$work/report.md"
 mkdir -p bench/out
 cp "$work/report.md" bench/out/avatar.md

@@ -105,12 +105,11 @@ qport=$(free_port); start_visage "$qport" warn
 nqport=$(free_port); start_nginx "$nqport" off
 curl -sf "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" -o /dev/null
 for round in $(seq "$rounds"); do
-  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-$round.txt"
-  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nport/jane.png" > "$work/hot-nginx-$round.txt"
-  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$qport/initials/Jane%20Doe.png?size=128" > "$work/hot-visage-quiet-$round.txt"
-  "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$nqport/jane.png" > "$work/hot-nginx-quiet-$round.txt"
+  for run in $(in_round_order "$round" visage:$port nginx:$nport visage-quiet:$qport nginx-quiet:$nqport); do
+    case $run in visage*) path='/initials/Jane%20Doe.png?size=128' ;; *) path=/jane.png ;; esac
+    "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/hot-${run%%:*}-$round.txt"
+  done
 done
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, node $(node --version), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
@@ -143,6 +142,13 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
   echo
   printf 'Throughput ratio visage ÷ nginx (median of per-round ratios): %.2f with request logs, %.2f without.\n' \
     "$(ratio visage nginx)" "$(ratio visage-quiet nginx-quiet)"
+  per_round() { # a, b: each round's a ÷ b, in round order
+    for round in $(seq "$rounds"); do
+      printf '%.2f ' "$(echo "$(rps "$work/hot-$1-$round.txt") / $(rps "$work/hot-$2-$round.txt")" | bc -l)"
+    done | sed 's/ $//'
+  }
+  echo
+  echo "Per-round ratios, with logs: $(per_round visage nginx); without: $(per_round visage-quiet nginx-quiet)."
 } > "$work/report.md"
 mkdir -p bench/out
 cp "$work/report.md" bench/out/initials.md

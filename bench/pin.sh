@@ -1,4 +1,5 @@
-# Sourced by bench/avatar.sh and bench/initials.sh: sets workers, pin_server, pin_load, setup.
+# Sourced by bench/avatar.sh and bench/initials.sh: sets workers, pin_server, pin_load, setup, and
+# defines the rounds' helpers (in_round_order, median).
 # Pinning (the default on 2+ cores): wrk on the first core, the servers on the others with one
 # worker per core. Unpinned on a 2-core machine, wrk and two workers take turns on two cores and
 # the wait for a core, not the server, sets p99 (visage idles between batches more often than
@@ -11,3 +12,10 @@ else
   workers=2; pin_server=(); pin_load=()
   setup="unpinned, 2 workers each"
 fi
+
+# The contenders of round $1 in the order they run: as given in odd rounds, reversed in even ones
+# (A B C D, D C B A, …), so that a machine slowing down or speeding up during a round favours no
+# contender over two rounds.
+in_round_order() { local round=$1; shift; if (( round % 2 )); then printf '%s\n' "$@"; else printf '%s\n' "$@" | tac; fi; }
+# The median of the numbers on stdin, one per line.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
