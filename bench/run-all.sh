@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, one after the other; each script writes its figures to bench/out/.
+# Every benchmark, one after the other (the last, noise.sh, measures how finely this machine can
+# compare two servers); each script writes its figures to bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./initials.sh "$@"
@@ -7,3 +8,4 @@ cd "$(dirname "$0")"
 ./formats.sh
 ./upload.sh
 ./avatar.sh "$@"
+./noise.sh
