@@ -76,29 +76,7 @@ mkdir -p "$work/static"
 curl -sf "http://127.0.0.1:$port/initials/Jane%20Doe.png?size=128" -o "$work/static/jane.png"
 chmod -R a+rX "$work/static"
 bytes=$(stat -c %s "$work/static/jane.png")
-start_nginx() { # port, access_log setting
-  cat > "$work/nginx-$1.conf" <<CONF
-worker_processes $workers;
-pid $work/nginx-$1.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log $2;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  sendfile on; tcp_nopush on; keepalive_requests 1000000;
-  types { image/png png; }
-  server {
-    listen 127.0.0.1:$1;
-    root $work/static;
-    add_header Cache-Control "public, max-age=31536000, immutable";
-    add_header X-Content-Type-Options nosniff;
-  }
-}
-CONF
-  "${pin_server[@]}" "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/jane.png" -o /dev/null && break; sleep 0.1; done
-}
+source bench/static-nginx.sh
 mkdir -p "$work/tmp"
 nport=$(free_port); start_nginx "$nport" "$work/nginx-access.log"
 qport=$(free_port); start_visage "$qport" warn

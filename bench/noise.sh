@@ -32,31 +32,9 @@ mkdir -p "$work/static" "$work/tmp"
 # Any 821 bytes do: the servers never look inside.
 head -c 821 /dev/urandom > "$work/static/jane.png"
 chmod -R a+rX "$work/static"
-start_nginx() { # port
-  cat > "$work/nginx-$1.conf" <<CONF
-worker_processes $workers;
-pid $work/nginx-$1.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  sendfile on; tcp_nopush on; keepalive_requests 1000000;
-  types { image/png png; }
-  server {
-    listen 127.0.0.1:$1;
-    root $work/static;
-    add_header Cache-Control "public, max-age=31536000, immutable";
-    add_header X-Content-Type-Options nosniff;
-  }
-}
-CONF
-  "${pin_server[@]}" "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/jane.png" -o /dev/null && break; sleep 0.1; done
-}
-aport=$(free_port); start_nginx "$aport"
-bport=$(free_port); start_nginx "$bport"
+source bench/static-nginx.sh
+aport=$(free_port); start_nginx "$aport" off
+bport=$(free_port); start_nginx "$bport" off
 
 echo "== A/A: nginx vs nginx, $rounds rounds of ${secs}s" >&2
 for round in $(seq "$rounds"); do
