@@ -9,7 +9,8 @@
 //!   and `Cross-Origin-Resource-Policy: cross-origin`, as Gravatar's own answers do. Unconditional
 //!   on purpose: a shared cache that stored an `<img>` answer (sent without `Origin`) hands the
 //!   same bytes to a `crossorigin` canvas read later, and `actix-cors` only answers requests that
-//!   carry `Origin` (and adds `Vary: Origin`, which splits CDN caches per site).
+//!   carry `Origin` (and adds `Vary: Origin`, which splits CDN caches per site). The same policy
+//!   answers methods other than GET and HEAD there with 405 and `Allow: GET, HEAD`.
 
 use actix_cors::Cors;
 use actix_web::HttpResponse;
