@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
+import { medianMs } from './timing.mjs';
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -42,14 +43,8 @@ for (const master of masters) {
     const once = () => encode(sharp(input)).toBuffer();
     const encoded = await once(); // warm-up, and the file SSIM is measured on
     writeFileSync(join(outDir, `${stem}.${id}.${format}`), encoded);
-    const times = [];
-    for (let i = 0; i < runs; i++) {
-      const start = process.hrtime.bigint();
-      await once();
-      times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    times.sort((a, b) => a - b);
-    const median = times.length ? times[Math.floor(times.length / 2)].toFixed(2) : 'nan';
+    const ms = await medianMs(once, runs);
+    const median = Number.isNaN(ms) ? 'nan' : ms.toFixed(2);
     console.log(`${id} ${format} ${master} 512 ${encoded.length} ${median} ${settings}`);
   }
 }

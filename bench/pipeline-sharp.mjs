@@ -2,6 +2,7 @@
 // Usage: node pipeline-sharp.mjs FILE RUNS  → prints "sharp FILE median_ms"
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
+import { medianMs } from './timing.mjs';
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -14,11 +15,4 @@ const once = () =>
   sharp(input).rotate().resize(512, 512, { fit: 'cover' }).jpeg({ quality: 85 }).toBuffer();
 
 for (let i = 0; i < 3; i++) await once(); // warm-up
-const times = [];
-for (let i = 0; i < runs; i++) {
-  const start = process.hrtime.bigint();
-  await once();
-  times.push(Number(process.hrtime.bigint() - start) / 1e6);
-}
-times.sort((a, b) => a - b);
-console.log(`sharp ${file} ${times[Math.floor(times.length / 2)].toFixed(2)}`);
+console.log(`sharp ${file} ${(await medianMs(once, runs)).toFixed(2)}`);
