@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use visage::domain::image::{
-    AVIF_INTERACTIVE_MAX_EDGE, AVIF_QUALITY, AVIF_SPEED, Format, JPEG_QUALITY, WEBP_QUALITY,
-    master_variant,
+    AVIF_INTERACTIVE_MAX_EDGE, AVIF_QUALITY, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY, master_variant,
 };
+use visage::vocabulary::Format;
 
 fn main() {
     // `cargo bench` passes `--bench`; everything else is ours.

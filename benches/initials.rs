@@ -2,9 +2,9 @@
 //! 64, 128 and 512 px. `cargo bench --bench initials`.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use visage::domain::image::Format;
 use visage::domain::initials::{Rgb, default_colors, initials};
 use visage::domain::render::{Renderer, Scene, Shape};
+use visage::vocabulary::Format;
 
 fn scene(name: &str, size: u32, format: Format) -> Scene {
     let (bg, fg): (Rgb, Rgb) = default_colors(name);

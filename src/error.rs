@@ -61,12 +61,16 @@ pub enum ApiError {
     Internal(#[source] Cause),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: String,
+/// The contract's error shape, as every error answer carries it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// Machine code, e.g. `invalid_parameter`.
+    pub error: &'a str,
+    /// One human sentence.
+    pub message: String,
+    /// Only with `metadata_update_failed`: the stored picture's URL.
     #[serde(skip_serializing_if = "Option::is_none")]
-    picture: Option<&'a str>,
+    pub picture: Option<&'a str>,
 }
 
 impl ApiError {
@@ -225,6 +229,24 @@ impl From<crate::domain::render::RenderError> for ApiError {
     }
 }
 
+impl From<crate::domain::access::Refusal> for ApiError {
+    fn from(refusal: crate::domain::access::Refusal) -> Self {
+        use crate::domain::access::Refusal;
+        match refusal {
+            Refusal::Forbidden(message) => Self::Forbidden(message),
+            Refusal::TooMany(wait) => {
+                let retry_after_secs = wait.secs();
+                Self::TooManyRequests {
+                    message: format!(
+                        "too many uploads and deletes for this user; retry in {retry_after_secs} s"
+                    ),
+                    retry_after_secs,
+                }
+            }
+        }
+    }
+}
+
 impl From<crate::ports::tokens::TokenError> for ApiError {
     fn from(err: crate::ports::tokens::TokenError) -> Self {
         use crate::ports::tokens::TokenError;
@@ -247,26 +269,13 @@ impl From<crate::domain::upload::UploadError> for ApiError {
         use crate::domain::upload::UploadError;
         match err {
             UploadError::Image(image) => image.into(),
-            UploadError::Forbidden(message) => Self::Forbidden(message),
             UploadError::Storage(source) => Self::StorageUnavailable(source.into()),
             UploadError::Profile { picture, source } => Self::MetadataUpdateFailed {
                 picture,
                 source: source.into(),
             },
             UploadError::ProfileClear(source) => Self::ProfileClearFailed(source.into()),
-            UploadError::Worker(message) => Self::Internal(message.into()),
-        }
-    }
-}
-
-impl From<crate::domain::rate_limit::RetryAfter> for ApiError {
-    fn from(wait: crate::domain::rate_limit::RetryAfter) -> Self {
-        let retry_after_secs = wait.secs();
-        Self::TooManyRequests {
-            message: format!(
-                "too many uploads and deletes for this user; retry in {retry_after_secs} s"
-            ),
-            retry_after_secs,
+            other @ (UploadError::Worker(_) | UploadError::Key(_)) => Self::internal(other),
         }
     }
 }
@@ -277,7 +286,7 @@ impl From<crate::domain::pictures::PictureError> for ApiError {
         match err {
             PictureError::NotFound => Self::NotFound("no picture at that key".into()),
             PictureError::Storage(source) => Self::StorageUnavailable(source.into()),
-            PictureError::Resize(message) => Self::Internal(message.into()),
+            other @ (PictureError::Resize(_) | PictureError::Worker(_)) => Self::internal(other),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod ports;
 pub mod settings;
 pub mod telemetry;
+pub mod vocabulary;
 
 pub use app::serve;
 pub use settings::Settings;

@@ -9,7 +9,10 @@ async fn main() -> std::process::ExitCode {
     let settings = match cli.settings() {
         Ok(settings) => settings,
         Err(err) => {
-            eprintln!("visage: invalid settings: {err}");
+            eprintln!(
+                "visage: invalid settings: {}",
+                visage::vocabulary::ErrorChain(&err)
+            );
             return std::process::ExitCode::from(2);
         }
     };
@@ -21,7 +24,7 @@ async fn main() -> std::process::ExitCode {
     let code = match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %err, "visage stopped");
+            tracing::error!(error = %visage::vocabulary::ErrorChain(&err), "visage stopped");
             std::process::ExitCode::FAILURE
         }
     };

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use visage::domain::avatar::{AvatarRequest, RawAvatarRequest};
-use visage::domain::edges::{AVATAR_EDGES, PICTURE_EDGES};
+use visage::vocabulary::{AVATAR_EDGES, PICTURE_EDGES};
 use visage::http::extract::QueryParams;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use visage::domain::image::PipelineRunner;
-use visage::domain::placeholder::{Format, InitialsService};
+use visage::domain::placeholder::InitialsService;
+use visage::domain::render::Renderer;
+use visage::vocabulary::Format;
 use visage::http::extract::QueryParams;
 use visage::http::initials::parse_request;
 
@@ -39,17 +41,17 @@ struct World {
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let settings = visage::Settings::load_from(None, Vec::new()).expect("default settings");
-        let metrics = visage::metrics::Metrics::new().expect("metrics");
+        let renderer = Arc::new(Renderer::new(&[]).expect("fonts"));
         World {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime"),
-            service: Arc::new(
-                InitialsService::new(&settings, Arc::new(PipelineRunner::new(1, Duration::from_secs(30))), &metrics)
-                    .expect("fonts"),
-            ),
+            service: Arc::new(InitialsService::new(
+                renderer,
+                Arc::new(PipelineRunner::new(1, Duration::from_secs(30))),
+                64 << 20,
+            )),
         }
     })
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use actix_web::FromRequest;
 use actix_web::http::header::{self, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use visage::http::upload::read_picture;
+use visage::http::upload_body::read_picture;
 
 const LIMIT: u64 = 4096;
 

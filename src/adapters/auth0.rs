@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use prometheus::{IntCounterVec, Opts};
+use prometheus::IntCounterVec;
 use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -141,14 +141,7 @@ impl Auth0Profiles {
             .timeout(bound)
             .user_agent(concat!("visage/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let calls = IntCounterVec::new(
-            Opts::new(
-                "auth0_management_calls_total",
-                "Auth0 Management API calls by call (token, patch) and outcome",
-            ),
-            &["call", "outcome"],
-        )?;
-        metrics.register(&calls)?;
+        let calls = metrics.auth0_calls()?;
         Ok(Self {
             http,
             base,

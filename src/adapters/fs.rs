@@ -35,8 +35,8 @@ impl FolderStore {
 fn classify(err: std::io::Error) -> StoreError {
     match err.kind() {
         ErrorKind::NotFound => StoreError::NotFound,
-        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => StoreError::Rejected(err.into()),
-        _ => StoreError::Unavailable(err.into()),
+        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => StoreError::rejected(err),
+        _ => StoreError::unavailable(err),
     }
 }
 
@@ -93,7 +93,7 @@ impl ObjectStore for FolderStore {
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || list_under(&root, &prefix))
             .await
-            .map_err(|e| StoreError::Unavailable(e.into()))?
+            .map_err(StoreError::unavailable)?
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
@@ -107,11 +107,11 @@ impl ObjectStore for FolderStore {
     async fn health_check(&self) -> Result<(), StoreError> {
         let meta = tokio::fs::metadata(self.root.join(TMP_DIR))
             .await
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+            .map_err(StoreError::unavailable)?;
         if meta.is_dir() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable("store root is not a folder".into()))
+            Err(StoreError::unavailable("store root is not a folder"))
         }
     }
 }

@@ -1,14 +1,15 @@
 //! Gravatar adapter: one reqwest client (rustls, timeouts, no redirects) and a capped body read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 
-use crate::domain::image::sniff;
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
 use crate::settings::Gravatar as GravatarSettings;
+use crate::vocabulary::{NotAnUpload, sniff_upload};
 
 pub struct GravatarClient {
     client: reqwest::Client,
@@ -44,8 +45,7 @@ impl GravatarClient {
     /// Reads the body chunk by chunk and stops as soon as it passes the cap. The bytes returned
     /// are exactly sized: they are kept in a cache, which must not keep growth slack alive.
     async fn read_capped(&self, mut response: reqwest::Response) -> Result<Bytes, UpstreamError> {
-        let too_large =
-            || UpstreamError::Rejected(format!("body larger than {} bytes", self.max_body_bytes));
+        let too_large = || UpstreamError::Rejected(Arc::new(Fault::TooLarge(self.max_body_bytes)));
         if response
             .content_length()
             .is_some_and(|n| n > self.max_body_bytes)
@@ -68,15 +68,33 @@ impl GravatarClient {
     }
 }
 
+/// What went wrong with one Gravatar call. Named by kind only: a client error's text would
+/// carry the request URL, hash included.
+#[derive(Debug, thiserror::Error)]
+enum Fault {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed")]
+    Connect,
+    #[error("transfer failed")]
+    Transfer,
+    #[error("answered {0}")]
+    Status(StatusCode),
+    #[error("body larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("the body is not an image")]
+    NotAnImage(#[source] NotAnUpload),
+}
+
 fn unavailable(err: &reqwest::Error) -> UpstreamError {
-    let kind = if err.is_timeout() {
-        "timeout"
+    let fault = if err.is_timeout() {
+        Fault::Timeout
     } else if err.is_connect() {
-        "connection failed"
+        Fault::Connect
     } else {
-        "transfer failed"
+        Fault::Transfer
     };
-    UpstreamError::Unavailable(kind.into())
+    UpstreamError::Unavailable(Arc::new(fault))
 }
 
 #[async_trait]
@@ -93,12 +111,12 @@ impl AvatarUpstream for GravatarClient {
             return Ok(UpstreamAnswer::NoPicture);
         }
         if status != StatusCode::OK {
-            return Err(UpstreamError::Unavailable(format!("status {status}")));
+            return Err(UpstreamError::Unavailable(Arc::new(Fault::Status(status))));
         }
         let bytes = self.read_capped(response).await?;
         // Only what an upload may be: the picture may be decoded for resizing.
-        let format = sniff(&bytes)
-            .map_err(|_| UpstreamError::Rejected("the body is not an image".into()))?;
+        let format = sniff_upload(&bytes)
+            .map_err(|refusal| UpstreamError::Rejected(Arc::new(Fault::NotAnImage(refusal))))?;
         Ok(UpstreamAnswer::Picture { bytes, format })
     }
 }

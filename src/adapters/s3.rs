@@ -98,7 +98,7 @@ where
 {
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(err.into())
+            StoreError::unavailable(err)
         }
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
@@ -106,12 +106,12 @@ where
             if status == 404 || matches!(code, "NoSuchKey" | "NotFound") {
                 StoreError::NotFound
             } else if status >= 500 || status == 429 || code == "SlowDown" {
-                StoreError::Unavailable(err.into())
+                StoreError::unavailable(err)
             } else {
-                StoreError::Rejected(err.into())
+                StoreError::rejected(err)
             }
         }
-        _ => StoreError::Rejected(err.into()),
+        _ => StoreError::rejected(err),
     }
 }
 
@@ -150,7 +150,7 @@ impl ObjectStore for S3Store {
             .body
             .collect()
             .await
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+            .map_err(StoreError::unavailable)?;
         Ok(data.into_bytes())
     }
 
@@ -225,7 +225,7 @@ impl ObjectStore for S3Store {
             // Only "no such key" proves the bucket is there; a missing bucket is also a 404.
             Err(SdkError::ServiceError(service)) if service.err().is_no_such_key() => Ok(()),
             Err(err) => Err(match classify(err) {
-                StoreError::NotFound => StoreError::Rejected("the bucket does not exist".into()),
+                StoreError::NotFound => StoreError::rejected("the bucket does not exist"),
                 other => other,
             }),
         }

@@ -1,5 +1,7 @@
-//! Who may change whose picture: the caller's own, or anyone's with the admin permission.
+//! Who may change whose picture (the caller's own, or anyone's with the admin permission), and
+//! how often (the per-user rate limit): the one gate every upload and delete passes.
 
+use crate::domain::rate_limit::{RetryAfter, UploadRateLimiter};
 use crate::ports::tokens::VerifiedToken;
 
 /// The user that `/v1/me/picture` means in dev mode.
@@ -55,6 +57,41 @@ pub fn authorize(
         Target::User(_) => Err(format!(
             "this token may only change its own picture (an admin needs the {admin_permission} permission, granted through a role)"
         )),
+    }
+}
+
+/// Why the gate refused a caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not this caller's picture, or not this kind of caller (a sentence for a 403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Over `limits.uploads_per_minute` for this user.
+    #[error("too many uploads and deletes for this user")]
+    TooMany(RetryAfter),
+}
+
+/// Authorization and the per-user rate limit, in that order: a refused caller spends nothing of
+/// anyone's budget.
+pub struct AccessGate {
+    admin_permission: String,
+    rate: UploadRateLimiter,
+}
+
+impl AccessGate {
+    /// `admin_permission` is `auth.admin_scope`; `per_minute` is `limits.uploads_per_minute`.
+    pub fn new(admin_permission: impl Into<String>, per_minute: u32) -> Self {
+        Self {
+            admin_permission: admin_permission.into(),
+            rate: UploadRateLimiter::new(per_minute),
+        }
+    }
+
+    /// The user whose picture `caller` may change now at `target`, or why not.
+    pub fn admit(&self, caller: &Caller, target: Target<'_>) -> Result<String, Refusal> {
+        let user = authorize(caller, target, &self.admin_permission).map_err(Refusal::Forbidden)?;
+        self.rate.admit(&user).map_err(Refusal::TooMany)?;
+        Ok(user)
     }
 }
 
@@ -143,5 +180,33 @@ mod tests {
                 .as_deref(),
             Some("auth0|x")
         );
+    }
+
+    #[test]
+    fn the_gate_authorizes_first_then_counts_the_admitted_user() {
+        let gate = AccessGate::new(ADMIN, 2);
+        let alice = token("auth0|alice", "", &[]);
+        // Refused callers spend nothing of the target's budget.
+        for _ in 0..5 {
+            assert!(matches!(
+                gate.admit(&alice, Target::User("auth0|bob")),
+                Err(Refusal::Forbidden(_))
+            ));
+        }
+        let bob = token("auth0|bob", "", &[]);
+        assert_eq!(
+            gate.admit(&bob, Target::Me).ok().as_deref(),
+            Some("auth0|bob")
+        );
+        assert_eq!(
+            gate.admit(&bob, Target::Me).ok().as_deref(),
+            Some("auth0|bob")
+        );
+        assert!(matches!(
+            gate.admit(&bob, Target::Me),
+            Err(Refusal::TooMany(_))
+        ));
+        // Another user has a budget of their own.
+        assert!(gate.admit(&alice, Target::Me).is_ok());
     }
 }

@@ -13,10 +13,8 @@
 
 mod crop;
 mod encode;
-mod format;
 mod jpeg;
 mod runner;
-mod sniff;
 mod thumb;
 
 use std::io::Cursor;
@@ -26,13 +24,14 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
+pub use crate::domain::picture::AVIF_INTERACTIVE_MAX_EDGE;
 pub use crop::{CropRect, MIN_CROP_EDGE};
-pub use encode::{AVIF_INTERACTIVE_MAX_EDGE, AVIF_QUALITY, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY};
-pub use format::Format;
+pub use encode::{AVIF_QUALITY, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY};
 pub use runner::{PipelineRunner, WorkerError};
-pub use sniff::sniff;
 
 use crop::Region;
+
+use crate::vocabulary::{Format, NotAnUpload, sniff_upload};
 
 /// Decoder memory allowed per pixel of the limit: 8-bit RGBA (4 bytes), so the largest accepted
 /// picture decodes but a 16-bit one may have only half the pixels; plus a fixed margin for the
@@ -54,14 +53,6 @@ pub struct PipelineLimits {
 }
 
 impl PipelineLimits {
-    pub fn from_settings(limits: &crate::settings::Limits) -> Self {
-        Self {
-            max_pixels: limits.max_pixels,
-            min_edge: limits.min_edge,
-            master_size: limits.master_size,
-        }
-    }
-
     /// The byte budget given to decoders (`image::Limits::max_alloc`, jpeg-decoder's buffer limit).
     fn max_alloc(&self) -> u64 {
         self.max_pixels
@@ -97,7 +88,9 @@ pub struct NormalizedPicture {
     pub height: u32,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why an upload (or a stored picture) cannot be used. Its sentence is the client's 4xx
+/// message. `Clone`: a failed resize is shared by every request that waited for it.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ImageError {
     /// Not one of the accepted formats (HTTP 415).
     #[error("{0}")]
@@ -108,6 +101,21 @@ pub enum ImageError {
     /// A crop rectangle that is not inside the upright picture or too small (HTTP 400).
     #[error("{0}")]
     InvalidCrop(String),
+}
+
+impl From<NotAnUpload> for ImageError {
+    fn from(refusal: NotAnUpload) -> Self {
+        match refusal {
+            NotAnUpload::Empty => Self::Invalid(refusal.to_string()),
+            NotAnUpload::Unsupported => Self::Unsupported(refusal.to_string()),
+        }
+    }
+}
+
+/// The upload allowlist ([`sniff_upload`]) with its refusals as image errors: an empty body is
+/// a truncated picture (422), anything else not on the list is unsupported (415).
+pub fn sniff(input: &[u8]) -> Result<Format, ImageError> {
+    Ok(sniff_upload(input)?)
 }
 
 impl ImageError {
@@ -167,7 +175,7 @@ pub fn normalize_master(
     limits: &PipelineLimits,
     crop: Option<CropRect>,
 ) -> Result<Master, ImageError> {
-    let format = sniff::sniff(input)?;
+    let format = sniff(input)?;
     let target = limits.master_size.max(1);
     let decoded = match format {
         Format::Jpeg => jpeg::decode(input, limits, target, crop.map(crop::CropRect::side))?,
@@ -192,7 +200,7 @@ pub fn master_variant(
     edge: u32,
     format: Format,
 ) -> Result<NormalizedPicture, ImageError> {
-    if sniff::sniff(master)? == Format::Gif {
+    if sniff(master)? == Format::Gif {
         return Err(ImageError::Unsupported("a master is never a GIF".into()));
     }
     resize_square(master, edge, MAX_MASTER_EDGE, Some(format))
@@ -212,7 +220,7 @@ pub fn resize_square(
         min_edge: 1,
         master_size: size,
     };
-    let source = sniff::sniff(input)?;
+    let source = sniff(input)?;
     let decoded = decode_with_image(input, image_format(source)?, &limits)?;
     let format = format.unwrap_or(if source == Format::Jpeg {
         Format::Jpeg

@@ -2,10 +2,12 @@
 
 pub mod access;
 pub mod avatar;
+pub mod cache;
 pub mod cleanup;
-pub mod edges;
+pub mod counts;
 pub mod image;
 pub mod initials;
+pub mod picture;
 pub mod pictures;
 pub mod placeholder;
 pub mod rate_limit;

@@ -2,48 +2,49 @@
 //! in a byte-bounded cache. Sizes snap up to a fixed set of buckets so the cache stays bounded.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::domain::image::{self, Format, PipelineRunner};
-use crate::metrics::{CacheLookups, Metrics, MissFlag};
+use crate::domain::cache::{Weighed, WeighedCache};
+use crate::domain::image::{self, ImageError, PipelineRunner, WorkerError};
+use crate::domain::picture::{EncodedPicture, now_or_stand_in};
 use crate::ports::{ObjectKey, ObjectStore, StoreError};
-use crate::settings::Settings;
+use crate::vocabulary::Format;
 
-#[derive(Debug, thiserror::Error)]
+/// Why a stored picture was not served. `Clone`: one failed load is shared by every request
+/// that waited for it.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum PictureError {
     #[error("no picture at that key")]
     NotFound,
-    #[error("storage failed: {0}")]
+    #[error("cannot read the picture from storage")]
     Storage(#[source] StoreError),
-    /// A stored master that cannot be resized or encoded (corrupt object, worker failure).
-    #[error("the stored picture cannot be resized: {0}")]
-    Resize(String),
+    /// A stored master that cannot be resized or encoded (a corrupt object).
+    #[error("the stored picture cannot be resized")]
+    Resize(#[source] ImageError),
+    #[error("the resize did not run")]
+    Worker(#[source] WorkerError),
 }
 
-impl PictureError {
-    /// The same error again, for every caller that shared one failed cache load.
-    fn shared(&self) -> Self {
-        match self {
-            Self::NotFound => Self::NotFound,
-            Self::Storage(inner) => {
-                Self::Storage(StoreError::Unavailable(inner.to_string().into()))
-            }
-            Self::Resize(message) => Self::Resize(message.clone()),
+impl From<StoreError> for PictureError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            other => Self::Storage(other),
         }
     }
 }
 
-/// What to send back.
-#[derive(Debug, Clone)]
-pub struct Picture {
-    pub bytes: Bytes,
-    pub format: Format,
-    /// Strong and quoted: the key's content hash, plus the edge and format for a variant.
-    pub etag: bytestring::ByteString,
-    /// A stand-in served while the asked format is encoded in the background (see
-    /// [`Format::stand_in`]): cache it briefly, the next request gets the real one.
-    pub provisional: bool,
+/// How stored pictures are served (from `pictures.*` and `limits.master_size`).
+#[derive(Clone, Debug)]
+pub struct PictureConfig {
+    /// The edges variants snap up to.
+    pub sizes: Vec<u32>,
+    /// The edge of every stored master.
+    pub master_size: u32,
+    /// Also write encoded variants to storage next to their master.
+    pub store_variants: bool,
 }
 
 /// Where a variant is kept in storage (`pictures.store_variants`): next to its master, under the
@@ -54,9 +55,11 @@ pub fn variant_key(master: &ObjectKey, edge: u32, format: Format) -> Option<Obje
     ObjectKey::parse(&format!("{stem}.{edge}.{}", format.extension())).ok()
 }
 
-/// Resident bytes of one variant entry beyond its picture and key text (moka's node and links,
-/// the key's own allocation, allocator rounding): the same order as the initials cache's.
-const VARIANT_ENTRY_OVERHEAD_BYTES: usize = 500;
+impl Weighed for ObjectKey {
+    fn heap_bytes(&self) -> usize {
+        self.as_str().len()
+    }
+}
 
 /// A master, an edge and a format.
 type VariantId = (ObjectKey, u32, Format);
@@ -64,49 +67,28 @@ type VariantId = (ObjectKey, u32, Format);
 /// Encoded variants by (master key, edge, format), weighed in bytes. Cheap to clone (a handle).
 #[derive(Clone)]
 pub struct VariantCache {
-    cache: moka::future::Cache<VariantId, Bytes>,
-    lookups: CacheLookups,
+    cache: WeighedCache<VariantId, EncodedPicture>,
 }
 
 impl VariantCache {
     /// `ttl` bounds how long another instance keeps serving a deleted picture's variants.
-    pub fn new(
-        max_bytes: u64,
-        ttl: std::time::Duration,
-        metrics: &Metrics,
-    ) -> Result<Self, prometheus::Error> {
-        let cache = moka::future::Cache::builder()
-            .max_capacity(max_bytes)
-            .time_to_live(ttl)
-            .weigher(|key: &VariantId, bytes: &Bytes| {
-                let cost = bytes.len() + key.0.as_str().len() + VARIANT_ENTRY_OVERHEAD_BYTES;
-                u32::try_from(cost).unwrap_or(u32::MAX)
-            })
-            .support_invalidation_closures()
-            .build();
-        let lookups = CacheLookups::register(
-            metrics,
-            "pictures_variant_cache_lookups_total",
-            "Resized stored-picture cache lookups by result (hit or miss)",
-        )?;
-        let watched = cache.clone();
-        metrics.watch_cache("picture_variants", move || {
-            crate::metrics::settle(watched.run_pending_tasks());
-            (watched.entry_count(), watched.weighted_size())
-        });
-        Ok(Self { cache, lookups })
+    pub fn new(max_bytes: u64, ttl: Duration) -> Self {
+        Self {
+            cache: WeighedCache::new("picture-variants", max_bytes, Some(ttl)),
+        }
+    }
+
+    /// The cache, for its metrics.
+    pub fn cache(&self) -> &WeighedCache<VariantId, EncodedPicture> {
+        &self.cache
     }
 
     /// Drops the variants of every key under `prefix` (after a delete or cleanup in this
     /// process; other instances keep theirs until evicted or `pictures.cache_ttl_secs` old).
     pub fn forget_prefix(&self, prefix: &str) {
         let prefix = prefix.to_owned();
-        if let Err(err) = self
-            .cache
-            .invalidate_entries_if(move |(key, _, _), _| key.starts_with(&prefix))
-        {
-            tracing::warn!(error = %err, "cannot invalidate cached variants");
-        }
+        self.cache
+            .invalidate_if(move |(key, _, _)| key.starts_with(&prefix));
     }
 }
 
@@ -129,12 +111,16 @@ struct VariantEncoder {
 
 impl PictureService {
     pub fn new(
-        settings: &Settings,
+        config: PictureConfig,
         store: Arc<dyn ObjectStore>,
         runner: Arc<PipelineRunner>,
         variants: VariantCache,
     ) -> Self {
-        let mut sizes = settings.pictures.sizes.clone();
+        let PictureConfig {
+            mut sizes,
+            master_size,
+            store_variants,
+        } = config;
         sizes.sort_unstable();
         sizes.dedup();
         Self {
@@ -142,10 +128,10 @@ impl PictureService {
                 store,
                 runner,
                 variants,
-                store_variants: settings.pictures.store_variants,
+                store_variants,
             },
             sizes,
-            master_size: settings.limits.master_size,
+            master_size,
         }
     }
 
@@ -170,55 +156,33 @@ impl PictureService {
         key: &ObjectKey,
         size: Option<u32>,
         format: Option<Format>,
-    ) -> Result<Picture, PictureError> {
+    ) -> Result<EncodedPicture, PictureError> {
         let (stem, stored) = parse_name(key).ok_or(PictureError::NotFound)?;
         let edge = self.snap(size);
-        let mut format = format.unwrap_or(stored);
+        let format = format.unwrap_or(stored);
         if edge.is_none() && format == stored {
-            let bytes = self.encoder.store.get(key).await.map_err(classify)?;
-            return Ok(Picture {
-                bytes,
-                format,
-                etag: format!("\"{stem}\"").into(),
-                provisional: false,
-            });
+            let bytes = self.encoder.store.get(key).await?;
+            return Ok(EncodedPicture::new(bytes, format, format!("\"{stem}\"")));
         }
         let edge = edge.unwrap_or(self.master_size);
-        let mut provisional = false;
-        if let Some(stand_in) = format.stand_in(edge)
-            && !self.encoder.is_cached(key, edge, format)
-        {
-            // Too slow to wait for: encoded in the background (one encode however many requests
-            // come meanwhile: the cache loads each variant once), the stand-in served now.
-            let (encoder, key) = (self.encoder.clone(), key.clone());
-            tokio::spawn(async move {
-                if let Err(error) = encoder.variant(&key, edge, format).await {
-                    tracing::warn!(%error, key = %key, "background encode failed");
-                }
-            });
-            (format, provisional) = (stand_in, true);
-        }
-        let bytes = self.encoder.variant(key, edge, format).await?;
-        // The stored format keeps the ETags that variants had before formats were negotiated.
-        let etag = if format == stored {
-            format!("\"{stem}-{edge}\"")
-        } else {
-            format!("\"{stem}-{edge}.{format}\"")
-        };
-        Ok(Picture {
-            bytes,
+        let encoder = &self.encoder;
+        now_or_stand_in(
             format,
-            etag: etag.into(),
-            provisional,
-        })
+            edge,
+            || encoder.is_cached(key, edge, format),
+            |format| encoder.variant(key, edge, format),
+            || {
+                let (encoder, key) = (encoder.clone(), key.clone());
+                async move { encoder.variant(&key, edge, format).await }
+            },
+        )
+        .await
     }
 }
 
 impl VariantEncoder {
     fn is_cached(&self, key: &ObjectKey, edge: u32, format: Format) -> bool {
-        self.variants
-            .cache
-            .contains_key(&(key.clone(), edge, format))
+        self.variants.cache.contains(&(key.clone(), edge, format))
     }
 
     /// One load per (key, edge, format) and instance, shared by concurrent callers.
@@ -227,18 +191,22 @@ impl VariantEncoder {
         key: &ObjectKey,
         edge: u32,
         format: Format,
-    ) -> Result<Bytes, PictureError> {
-        let missed = MissFlag::default();
-        let bytes = self
-            .variants
+    ) -> Result<EncodedPicture, PictureError> {
+        self.variants
             .cache
-            .try_get_with((key.clone(), edge, format), async {
-                missed.mark();
-                self.load(key, edge, format).await
+            .get_or_load(&(key.clone(), edge, format), async {
+                let bytes = self.load(key, edge, format).await?;
+                let (stem, stored) = parse_name(key).ok_or(PictureError::NotFound)?;
+                // The stored format keeps the ETags that variants had before formats were
+                // negotiated.
+                let etag = if format == stored {
+                    format!("\"{stem}-{edge}\"")
+                } else {
+                    format!("\"{stem}-{edge}.{format}\"")
+                };
+                Ok(EncodedPicture::new(bytes, format, etag))
             })
-            .await;
-        self.variants.lookups.record(&missed);
-        bytes.map_err(|err| err.shared())
+            .await
     }
 
     /// From storage when variants are stored there, else encoded (and stored, best effort).
@@ -257,17 +225,17 @@ impl VariantEncoder {
                 Ok(bytes) => return Ok(bytes),
                 Err(StoreError::NotFound) => {}
                 Err(error) => {
-                    tracing::warn!(%error, key = %at, "cannot read a stored variant; encoding it");
+                    tracing::warn!(error = %crate::vocabulary::ErrorChain(&error), key = %at, "cannot read a stored variant; encoding it");
                 }
             }
         }
-        let master = self.store.get(key).await.map_err(classify)?;
+        let master = self.store.get(key).await?;
         let encoded = self
             .runner
             .run(move || image::master_variant(&master, edge, format))
             .await
-            .map_err(|err| PictureError::Resize(err.to_string()))?
-            .map_err(|err| PictureError::Resize(err.to_string()))?;
+            .map_err(PictureError::Worker)?
+            .map_err(PictureError::Resize)?;
         let bytes = Bytes::from(encoded.bytes);
         if let Some(at) = stored_at
             && let Err(error) = self
@@ -276,16 +244,9 @@ impl VariantEncoder {
                 .await
         {
             // The variant is served all the same; the next cold instance encodes it again.
-            tracing::warn!(%error, key = %at, "cannot store a variant");
+            tracing::warn!(error = %crate::vocabulary::ErrorChain(&error), key = %at, "cannot store a variant");
         }
         Ok(bytes)
-    }
-}
-
-fn classify(err: StoreError) -> PictureError {
-    match err {
-        StoreError::NotFound => PictureError::NotFound,
-        other => PictureError::Storage(other),
     }
 }
 
@@ -296,4 +257,103 @@ fn parse_name(key: &ObjectKey) -> Option<(&str, Format)> {
     let format = Format::from_name(ext).filter(|f| matches!(f, Format::Jpeg | Format::Png))?;
     let is_hash = stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit());
     is_hash.then_some((stem, format))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::parse(&format!("u/0123456789abcdef0123456789abcdef/{name}")).expect("key")
+    }
+
+    const SHA: &str = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
+
+    #[test]
+    fn sizes_snap_up_to_a_bucket_and_never_past_the_master() {
+        let config = PictureConfig {
+            sizes: vec![256, 64, 128, 64],
+            master_size: 512,
+            store_variants: false,
+        };
+        let store: Arc<dyn ObjectStore> = Arc::new(NoStore);
+        let runner = Arc::new(PipelineRunner::new(1, Duration::from_secs(1)));
+        let service = PictureService::new(
+            config,
+            store,
+            runner,
+            VariantCache::new(1 << 20, Duration::from_secs(1)),
+        );
+        let cases = [
+            (None, None),
+            (Some(16), Some(64)),
+            (Some(64), Some(64)),
+            (Some(65), Some(128)),
+            (Some(256), Some(256)),
+            (Some(300), None),
+            (Some(512), None),
+            (Some(1024), None),
+        ];
+        for (asked, served) in cases {
+            assert_eq!(service.snap(asked), served, "{asked:?}");
+        }
+    }
+
+    #[test]
+    fn only_hash_named_jpeg_and_png_masters_are_pictures() {
+        assert_eq!(
+            parse_name(&key(&format!("{SHA}.jpg"))),
+            Some((SHA, Format::Jpeg))
+        );
+        assert_eq!(
+            parse_name(&key(&format!("{SHA}.png"))),
+            Some((SHA, Format::Png))
+        );
+        for name in [
+            format!("{SHA}.webp"),
+            format!("{}.jpg", &SHA[1..]),
+            "not-a-hash.jpg".to_owned(),
+            SHA.to_owned(),
+        ] {
+            assert_eq!(parse_name(&key(&name)), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_variant_lives_beside_its_master_under_a_name_no_master_has() {
+        let master = key(&format!("{SHA}.jpg"));
+        let variant = variant_key(&master, 128, Format::Webp).expect("key");
+        assert_eq!(
+            variant.as_str(),
+            format!("u/0123456789abcdef0123456789abcdef/{SHA}.128.webp")
+        );
+        assert_eq!(parse_name(&variant), None, "never served as a master");
+    }
+
+    struct NoStore;
+
+    #[async_trait::async_trait]
+    impl ObjectStore for NoStore {
+        async fn put(&self, _: &ObjectKey, _: Bytes, _: &str) -> Result<(), StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn get(&self, _: &ObjectKey) -> Result<Bytes, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn exists(&self, _: &ObjectKey) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn list_objects(
+            &self,
+            _: &str,
+        ) -> Result<Vec<crate::ports::StoredObject>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn delete(&self, _: &ObjectKey) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn health_check(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
 }

@@ -5,17 +5,17 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use bytestring::ByteString;
 use sha2::{Digest, Sha256};
 
-use crate::domain::edges::PICTURE_EDGES;
-pub use crate::domain::image::Format;
+use crate::domain::cache::{Weighed, WeighedCache};
 use crate::domain::image::PipelineRunner;
 pub use crate::domain::initials::Rgb;
 use crate::domain::initials::{self, NEUTRAL_BG, NEUTRAL_FG};
+pub use crate::domain::picture::EncodedPicture;
+use crate::domain::picture::now_or_stand_in;
 use crate::domain::render::{RENDERER_VERSION, Renderer, Scene};
 pub use crate::domain::render::{RenderError, Shape};
-use crate::metrics::{CacheLookups, MissFlag};
+use crate::vocabulary::{Format, PICTURE_EDGES};
 
 /// Longest text considered; the HTTP edge refuses longer ones, other callers are truncated.
 const MAX_TEXT_BYTES: usize = 256;
@@ -77,18 +77,6 @@ impl InitialsSpec {
     }
 }
 
-/// Encoded picture bytes with their HTTP identity.
-#[derive(Clone, Debug)]
-pub struct RenderedPicture {
-    pub bytes: Bytes,
-    pub format: Format,
-    /// Quoted strong ETag, in shared bytes: serving it from a cache hit copies nothing.
-    pub etag: ByteString,
-    /// A stand-in served while the asked format is encoded in the background (see
-    /// [`Format::stand_in`]); never true in a cache.
-    pub provisional: bool,
-}
-
 /// Cheap to clone (handles): background encodes take a clone.
 #[derive(Clone)]
 pub struct InitialsService {
@@ -98,94 +86,68 @@ pub struct InitialsService {
     /// Keyed by the request as asked, so that a hit does no text work (normalization,
     /// segmentation, hashing); distinct names rarely share a picture anyway (the colour comes
     /// from the whole name).
-    cache: moka::future::Cache<InitialsSpec, RenderedPicture>,
-    lookups: CacheLookups,
+    cache: WeighedCache<InitialsSpec, EncodedPicture>,
+}
+
+impl Weighed for InitialsSpec {
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+    }
 }
 
 impl InitialsService {
-    pub fn new(
-        settings: &crate::Settings,
-        runner: Arc<PipelineRunner>,
-        metrics: &crate::metrics::Metrics,
-    ) -> Result<Self, RenderError> {
-        let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
-        let cache = moka::future::Cache::builder()
-            .max_capacity(settings.initials.cache_bytes)
-            .weigher(|spec: &InitialsSpec, picture: &RenderedPicture| {
-                u32::try_from(entry_cost(spec, picture)).unwrap_or(u32::MAX)
-            })
-            .build();
-        let lookups = CacheLookups::register(
-            metrics,
-            "initials_cache_lookups_total",
-            "Initials picture cache lookups by result (hit or miss)",
-        )
-        .map_err(|e| RenderError::Metrics(e.to_string()))?;
-        let watched = cache.clone();
-        metrics.watch_cache("initials", move || {
-            crate::metrics::settle(watched.run_pending_tasks());
-            (watched.entry_count(), watched.weighted_size())
-        });
-        Ok(Self {
+    /// `cache_bytes` bounds the rendered pictures kept (`initials.cache_bytes`).
+    pub fn new(renderer: Arc<Renderer>, runner: Arc<PipelineRunner>, cache_bytes: u64) -> Self {
+        Self {
             renderer,
             runner,
-            cache,
-            lookups,
-        })
+            cache: WeighedCache::new("initials", cache_bytes, None),
+        }
+    }
+
+    /// The cache, for its metrics.
+    pub fn cache(&self) -> &WeighedCache<InitialsSpec, EncodedPicture> {
+        &self.cache
     }
 
     /// The picture for `spec`, from the cache or rendered now; or, when its format is too slow
     /// to wait for at that size, a provisional stand-in while it renders in the background.
-    pub async fn render(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
-        if let Some(stand_in) = spec.format.stand_in(spec.size)
-            && !self.cache.contains_key(spec)
-        {
-            let (service, wanted) = (self.clone(), spec.clone());
-            tokio::spawn(async move {
-                if let Err(error) = service.cached(&wanted).await {
-                    tracing::warn!(%error, "background render failed");
+    pub async fn render(&self, spec: &InitialsSpec) -> Result<EncodedPicture, RenderError> {
+        now_or_stand_in(
+            spec.format,
+            spec.size,
+            || self.cache.contains(spec),
+            |format| async move {
+                if format == spec.format {
+                    self.cached(spec).await
+                } else {
+                    let mut stand_in = spec.clone();
+                    stand_in.format = format;
+                    self.cached(&stand_in).await
                 }
-            });
-            let mut spec = spec.clone();
-            spec.format = stand_in;
-            let mut picture = self.cached(&spec).await?;
-            picture.provisional = true;
-            return Ok(picture);
-        }
-        self.cached(spec).await
+            },
+            || {
+                let (service, spec) = (self.clone(), spec.clone());
+                async move { service.cached(&spec).await }
+            },
+        )
+        .await
     }
 
     /// One render per spec and instance, shared by concurrent callers.
-    async fn cached(&self, spec: &InitialsSpec) -> Result<RenderedPicture, RenderError> {
-        let missed = MissFlag::default();
-        let result = self
-            .cache
-            .try_get_with_by_ref(spec, async {
-                missed.mark();
+    async fn cached(&self, spec: &InitialsSpec) -> Result<EncodedPicture, RenderError> {
+        self.cache
+            .get_or_load(spec, async {
                 let scene = resolve(spec)?;
                 render_scene(&self.renderer, &self.runner, scene).await
             })
             .await
-            .map_err(|e| (*e).clone());
-        self.lookups.record(&missed);
-        result
     }
 
     /// True when the bundled or extra fonts can draw `grapheme`.
     pub fn can_draw(&self, grapheme: &str) -> bool {
         self.renderer.can_draw(grapheme)
     }
-}
-
-/// Resident bytes of one cache entry beyond its picture bytes, key text and ETag text: moka's
-/// node, deque links and hash slot, the key and value structs, and allocator rounding. An
-/// estimate to be replaced by the figure of `tests/memory_bound.rs`
-/// (`measure_initials_entry_cost`, ignored by default).
-pub const ENTRY_OVERHEAD_BYTES: usize = 500;
-
-/// What one cached picture really costs, so that `initials.cache_bytes` bounds resident memory.
-fn entry_cost(spec: &InitialsSpec, picture: &RenderedPicture) -> usize {
-    picture.bytes.len() + spec.text.len() + picture.etag.len() + ENTRY_OVERHEAD_BYTES
 }
 
 /// Validates the spec and fixes every default: the scene is the cache key and the ETag input.
@@ -236,7 +198,7 @@ async fn render_scene(
     renderer: &Arc<Renderer>,
     runner: &PipelineRunner,
     scene: Scene,
-) -> Result<RenderedPicture, RenderError> {
+) -> Result<EncodedPicture, RenderError> {
     let etag = etag(&scene);
     let format = scene.format;
     let bytes = if scene.size <= INLINE_MAX_SIZE && matches!(format, Format::Png | Format::Svg) {
@@ -246,16 +208,15 @@ async fn render_scene(
         runner
             .run(move || renderer.render(&scene))
             .await
-            .map_err(|e| RenderError::Worker(e.to_string()))??
+            .map_err(RenderError::Worker)??
     };
-    Ok(RenderedPicture {
-        // Copied to its exact length: the encoder's buffer keeps 4 KiB or more of capacity,
-        // which a cache entry would otherwise hold on to for its whole life.
-        bytes: Bytes::copy_from_slice(&bytes),
+    // Copied to its exact length: the encoder's buffer keeps 4 KiB or more of capacity, which a
+    // cache entry would otherwise hold on to for its whole life.
+    Ok(EncodedPicture::new(
+        Bytes::copy_from_slice(&bytes),
         format,
-        etag: etag.into(),
-        provisional: false,
-    })
+        etag,
+    ))
 }
 
 /// Strong ETag: SHA-256 over the renderer version and every resolved parameter.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::ports::ObjectStore;
+use crate::vocabulary::ErrorChain;
 
 pub struct Readiness {
     store: Arc<dyn ObjectStore>,
@@ -49,8 +50,7 @@ impl Readiness {
             match outcome {
                 Ok(Ok(())) => tracing::info!("storage is reachable: ready"),
                 Ok(Err(err)) => tracing::warn!(
-                    error = %err,
-                    cause = %causes(&err),
+                    error = %ErrorChain(&err),
                     "storage check failed: not ready"
                 ),
                 Err(_) => tracing::warn!(
@@ -64,20 +64,6 @@ impl Readiness {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
-}
-
-/// The error's whole chain ("…: invalid signature"), which the top-level message often hides.
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = String::new();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -103,7 +89,7 @@ mod tests {
     struct Inner;
 
     fn refused() -> StoreError {
-        StoreError::Rejected(Box::new(Outer(Inner)))
+        StoreError::Rejected(Arc::new(Outer(Inner)))
     }
 
     #[async_trait]

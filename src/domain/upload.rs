@@ -1,4 +1,4 @@
-//! Uploads and deletes: authorize, normalize off the async workers, store, write back, clean up.
+//! Uploads and deletes: normalize off the async workers, store, write back, clean up.
 //!
 //! The order is fixed: validate → store → write back → answer. Keys are content-addressed under
 //! a per-user prefix derived from a hash of the user id, so an upload never changes an object's
@@ -12,15 +12,13 @@ use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::access;
-pub use crate::domain::access::{Caller, DEV_USER, Target};
 use crate::domain::cleanup;
 use crate::domain::image::{
     self, CropRect, ImageError, Master, PipelineLimits, PipelineRunner, WorkerError,
 };
 use crate::domain::pictures::VariantCache;
-use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
-use crate::settings::Settings;
+use crate::ports::{InvalidKey, ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
+use crate::vocabulary::ErrorChain;
 
 /// Every stored picture lives under `{KEY_PREFIX}/{user hash}/`.
 pub const KEY_PREFIX: &str = "u";
@@ -29,22 +27,23 @@ pub const KEY_PREFIX: &str = "u";
 pub enum UploadError {
     #[error(transparent)]
     Image(#[from] ImageError),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("storage failed: {0}")]
+    #[error("cannot reach storage")]
     Storage(#[source] StoreError),
     /// Stored, but the profile write did not land: the object is kept and the URL reported.
-    #[error("the profile update failed: {source}")]
+    #[error("the picture is stored but the profile update failed")]
     Profile {
         picture: String,
         #[source]
         source: ProfileError,
     },
     /// The profile could not be cleared, so nothing was deleted.
-    #[error("the profile could not be cleared: {0}")]
+    #[error("the profile could not be cleared")]
     ProfileClear(#[source] ProfileError),
-    #[error("the image worker failed: {0}")]
-    Worker(String),
+    #[error("the image worker failed")]
+    Worker(#[source] WorkerError),
+    /// A key built from a hash that the store refuses: a bug, never the client's doing.
+    #[error("cannot name the stored picture")]
+    Key(#[source] InvalidKey),
 }
 
 impl From<WorkerError> for UploadError {
@@ -56,7 +55,7 @@ impl From<WorkerError> for UploadError {
             WorkerError::Panicked => {
                 Self::Image(ImageError::Invalid("the picture cannot be decoded".into()))
             }
-            WorkerError::Failed(message) => Self::Worker(message),
+            failed @ WorkerError::Failed(_) => Self::Worker(failed),
         }
     }
 }
@@ -82,47 +81,43 @@ pub fn user_prefix(user_id: &str) -> String {
     format!("{KEY_PREFIX}/{}/", &digest[..32])
 }
 
+/// How uploads are processed and named (from `limits.*`, `storage.*` and `auth0.management.*`).
+#[derive(Clone, Debug)]
+pub struct UploadConfig {
+    pub limits: PipelineLimits,
+    /// Prefix of every picture URL handed out: `storage.public_base_url`, else
+    /// `{server.public_url}/pictures/`.
+    pub picture_base: String,
+    /// Whether uploads are written back to the profile (else "current" is the newest upload).
+    pub write_back: bool,
+    /// How old a replaced picture must be before a cleanup deletes it (see
+    /// [`crate::domain::cleanup`]).
+    pub cleanup_grace: Duration,
+}
+
 pub struct UploadService {
     store: Arc<dyn ObjectStore>,
     profile: Arc<dyn ProfileStore>,
     runner: Arc<PipelineRunner>,
     variants: VariantCache,
-    limits: PipelineLimits,
-    admin_scope: String,
-    picture_base: String,
-    write_back: bool,
-    cleanup_grace: Duration,
+    config: UploadConfig,
 }
 
 impl UploadService {
     pub fn new(
-        settings: &Settings,
+        config: UploadConfig,
         store: Arc<dyn ObjectStore>,
         profile: Arc<dyn ProfileStore>,
         runner: Arc<PipelineRunner>,
         variants: VariantCache,
     ) -> Self {
-        let picture_base = settings
-            .storage
-            .public_base_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/pictures/", settings.public_url()));
         Self {
             store,
             profile,
             runner,
             variants,
-            limits: PipelineLimits::from_settings(&settings.limits),
-            admin_scope: settings.auth.admin_scope.clone(),
-            picture_base,
-            write_back: settings.write_back_enabled(),
-            cleanup_grace: Duration::from_secs(settings.storage.cleanup_grace_secs),
+            config,
         }
-    }
-
-    /// The user whose picture the caller may change (see [`access::authorize`]).
-    pub fn authorize(&self, caller: &Caller, target: Target<'_>) -> Result<String, UploadError> {
-        access::authorize(caller, target, &self.admin_scope).map_err(UploadError::Forbidden)
     }
 
     /// validate → store → write back → answer; then remove the user's replaced pictures that
@@ -134,7 +129,7 @@ impl UploadService {
         body: Bytes,
         crop: Option<CropRect>,
     ) -> Result<Uploaded, UploadError> {
-        let limits = self.limits;
+        let limits = self.config.limits;
         let Master {
             picture: master,
             thumbhash,
@@ -145,8 +140,8 @@ impl UploadService {
         let sha256 = hex::encode(Sha256::digest(&master.bytes));
         let prefix = user_prefix(user_id);
         let key = ObjectKey::parse(&format!("{prefix}{sha256}.{}", master.format.extension()))
-            .map_err(|err| UploadError::Worker(err.to_string()))?;
-        let picture = format!("{}{key}", self.picture_base);
+            .map_err(UploadError::Key)?;
+        let picture = format!("{}{key}", self.config.picture_base);
         let uploaded = Uploaded {
             user_id: user_id.to_owned(),
             picture: picture.clone(),
@@ -215,29 +210,29 @@ impl UploadService {
         let objects = match self.store.list_objects(prefix).await {
             Ok(objects) => objects,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot list replaced pictures; they stay");
+                tracing::warn!(error = %ErrorChain(&err), "cannot list replaced pictures; they stay");
                 return;
             }
         };
-        if self.write_back && !objects.iter().any(|object| object.key == own.key) {
+        if self.config.write_back && !objects.iter().any(|object| object.key == own.key) {
             tracing::warn!(key = %own.key, "the written-back picture was deleted meanwhile; storing it again");
             if let Err(err) = self
                 .store
                 .put(&own.key, own.bytes.clone(), own.content_type)
                 .await
             {
-                tracing::error!(error = %err, key = %own.key, "cannot store the written-back picture again");
+                tracing::error!(error = %ErrorChain(&err), key = %own.key, "cannot store the written-back picture again");
             }
         }
         let cutoff = started
-            .checked_sub(self.cleanup_grace)
+            .checked_sub(self.config.cleanup_grace)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut removed = 0_usize;
         for key in cleanup::stale(&objects, Some(&own.key), cutoff) {
             match self.store.delete(key).await {
                 Ok(()) => removed += 1,
                 Err(err) => {
-                    tracing::warn!(error = %err, key = %key, "cannot delete a replaced picture; it stays");
+                    tracing::warn!(error = %ErrorChain(&err), key = %key, "cannot delete a replaced picture; it stays");
                 }
             }
         }

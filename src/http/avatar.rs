@@ -1,17 +1,19 @@
 //! `GET /avatar/{hash}` (also `.png`, `.jpg`, `.jpeg`, `.gif`; `GET /avatar/` for nobody): the
 //! Gravatar proxy with its fallback.
 
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::domain::avatar::{AvatarRequest, AvatarService, RawAvatarRequest};
-use crate::domain::edges::AVATAR_EDGES;
-use crate::domain::image::Format;
 use crate::error::ApiError;
 use crate::http::AVATAR;
 use crate::http::extract::QueryParams;
-use crate::http::image_response::{ImageHeaders, PROVISIONAL_MAX_AGE, image_response};
+use crate::http::image_response::{Freshness, ImageHeaders, image_response};
 use crate::http::negotiate::{RASTER, negotiate};
+use crate::vocabulary::{AVATAR_EDGES, Format};
 
 /// `gravatar` or `fallback`: where the picture came from.
 const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
@@ -31,50 +33,68 @@ const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
     responses(
         (status = 200, description = "The picture (image/png, image/jpeg or image/gif, whatever the suffix); header `X-Avatar-Source: gravatar|fallback`", content_type = "image/png"),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "invalid_parameter", body = crate::http::openapi::ErrorBody),
-        (status = 404, description = "not_found: `default=404` and no Gravatar", body = crate::http::openapi::ErrorBody),
-        (status = 502, description = "upstream_unavailable: `default=404` and Gravatar unreachable", body = crate::http::openapi::ErrorBody),
+        (status = 400, description = "invalid_parameter", body = crate::error::ErrorBody),
+        (status = 404, description = "not_found: `default=404` and no Gravatar", body = crate::error::ErrorBody),
+        (status = 502, description = "upstream_unavailable: `default=404` and Gravatar unreachable", body = crate::error::ErrorBody),
     ))]
 pub async fn avatar(
     req: HttpRequest,
-    query: QueryParams,
+    asked: AvatarAsked,
     service: web::Data<AvatarService>,
 ) -> Result<HttpResponse, ApiError> {
-    let file = AVATAR
-        .file_of(req.path())
-        .filter(|file| !file.contains('/'))
-        .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
-    let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
-    let negotiated = negotiate(&req, &query, &RASTER, true)?;
-    let mut request = AvatarRequest::parse(&RawAvatarRequest {
-        file,
-        size: query.size_within(AVATAR_EDGES)?.0,
-        default: either("default", "d"),
-        rating: either("rating", "r"),
-        force_default: either("forcedefault", "f"),
-        name: query.get("name"),
-        initials: query.get("initials"),
-    })?;
-    request.fallback_format = negotiated.format.unwrap_or(Format::Png);
-    let resolved = service.resolve(&request).await?;
-    let max_age = if resolved.picture.provisional {
-        resolved.max_age.min(PROVISIONAL_MAX_AGE)
-    } else {
-        resolved.max_age
-    };
-    // As `Bytes`, the formatted text becomes the header value without a copy.
-    let cache_control =
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("public, max-age={max_age}")))
-            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
+    let resolved = service.resolve(&asked.request).await?;
     let source = HeaderValue::from_static(resolved.source.as_str());
     Ok(image_response(
         &req,
         &resolved.picture,
         ImageHeaders {
-            cache_control,
+            freshness: Freshness::MaxAge(resolved.max_age),
             // Gravatar's answer may turn into a drawn fallback at any time: always per Accept.
-            vary_accept: negotiated.varies,
+            vary_accept: asked.varies,
             extra: Some((X_AVATAR_SOURCE, source)),
         },
     ))
+}
+
+/// A `/avatar/{hash}` request, parsed and validated once: path, Gravatar's query names and the
+/// fallback's format by `format` or `Accept`.
+pub struct AvatarAsked {
+    pub request: AvatarRequest,
+    /// `Accept` took part (`Vary: Accept`).
+    pub varies: bool,
+}
+
+impl FromRequest for AvatarAsked {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req))
+    }
+}
+
+impl AvatarAsked {
+    pub fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+        let file = AVATAR
+            .file_of(req.path())
+            .filter(|file| !file.contains('/'))
+            .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
+        let query = QueryParams::parse(req.query_string())?;
+        let either = |long: &str, short: &str| query.get(long).or_else(|| query.get(short));
+        let negotiated = negotiate(req, &query, &RASTER, true)?;
+        let mut request = AvatarRequest::parse(&RawAvatarRequest {
+            file,
+            size: query.size_within(AVATAR_EDGES)?.0,
+            default: either("default", "d"),
+            rating: either("rating", "r"),
+            force_default: either("forcedefault", "f"),
+            name: query.get("name"),
+            initials: query.get("initials"),
+        })?;
+        request.fallback_format = negotiated.format.unwrap_or(Format::Png);
+        Ok(Self {
+            request,
+            varies: negotiated.varies,
+        })
+    }
 }

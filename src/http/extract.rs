@@ -7,10 +7,10 @@ use std::ops::Range;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 
-use crate::domain::edges::{EdgeRange, PICTURE_EDGES};
 use crate::domain::image::CropRect;
 use crate::domain::initials::Rgb;
 use crate::error::ApiError;
+use crate::vocabulary::edges::{EdgeRange, PICTURE_EDGES};
 
 /// The query string as name → value (the last value wins when a name repeats), with typed
 /// readers that answer 400 `invalid_parameter` for bad values.
@@ -211,7 +211,7 @@ pub fn parse_color(name: &str, value: &str) -> Result<Rgb, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::edges::AVATAR_EDGES;
+    use crate::vocabulary::edges::AVATAR_EDGES;
 
     #[test]
     fn the_query_decodes_like_a_form_and_the_last_value_wins() {

@@ -26,7 +26,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Storage answers", body = Status),
-        (status = 503, description = "storage_unavailable", body = crate::http::openapi::ErrorBody),
+        (status = 503, description = "storage_unavailable", body = crate::error::ErrorBody),
     ))]
 pub async fn readyz(readiness: web::Data<Readiness>) -> Result<HttpResponse, ApiError> {
     if readiness.is_ready() {

@@ -1,60 +1,47 @@
-//! The contract's image response: ETag, `If-None-Match` → 304, `Cache-Control`, nosniff.
+//! The contract's image response: ETag, `If-None-Match` → 304, `Cache-Control` (decided here,
+//! for stand-ins too), nosniff.
 //!
 //! Every header value is prepared without copying: the ETag shares the cached picture's bytes,
 //! constant values are static, so a cache hit builds its response from reference counts.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
-use bytes::Bytes;
-use bytestring::ByteString;
 
-use crate::domain::image::Format;
-use crate::domain::pictures::Picture;
-use crate::domain::placeholder::RenderedPicture;
+use crate::domain::picture::EncodedPicture;
 
 /// `Cache-Control` of pictures that never change (content-derived URLs and renders).
-pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
-/// Seconds a provisional stand-in may be kept (its real format is being encoded meanwhile).
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// Seconds a provisional stand-in may be kept downstream: its real format is ready long before.
 pub const PROVISIONAL_MAX_AGE: u64 = 60;
-const PROVISIONAL: HeaderValue = HeaderValue::from_static("public, max-age=60");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const ACCEPT: HeaderValue = HeaderValue::from_static("Accept");
 
-/// What an image response is made of; cloning it is a few reference counts.
-pub struct ImageBody<'a> {
-    pub bytes: &'a Bytes,
-    pub format: Format,
-    /// Quoted strong ETag.
-    pub etag: &'a ByteString,
-    pub provisional: bool,
+/// How long downstream caches may keep a final answer of the route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Content-derived URLs and renders: never change.
+    Immutable,
+    /// Seconds (an `/avatar` answer: no longer than visage keeps it itself).
+    MaxAge(u64),
 }
 
-impl<'a> From<&'a RenderedPicture> for ImageBody<'a> {
-    fn from(picture: &'a RenderedPicture) -> Self {
-        Self {
-            bytes: &picture.bytes,
-            format: picture.format,
-            etag: &picture.etag,
-            provisional: picture.provisional,
-        }
-    }
-}
-
-impl<'a> From<&'a Picture> for ImageBody<'a> {
-    fn from(picture: &'a Picture) -> Self {
-        Self {
-            bytes: &picture.bytes,
-            format: picture.format,
-            etag: &picture.etag,
-            provisional: picture.provisional,
-        }
-    }
+/// The one place that decides `Cache-Control`: the route's freshness, shortened to
+/// [`PROVISIONAL_MAX_AGE`] for a stand-in (never lengthened: a 30 s fallback stays 30 s).
+pub fn cache_control(freshness: Freshness, provisional: bool) -> HeaderValue {
+    let max_age = match (freshness, provisional) {
+        (Freshness::Immutable, false) => return IMMUTABLE,
+        (Freshness::Immutable, true) => PROVISIONAL_MAX_AGE,
+        (Freshness::MaxAge(secs), false) => secs,
+        (Freshness::MaxAge(secs), true) => secs.min(PROVISIONAL_MAX_AGE),
+    };
+    // As `Bytes`, the formatted text becomes the header value without a copy.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("public, max-age={max_age}")))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"))
 }
 
 /// The headers that differ between image routes.
 pub struct ImageHeaders {
-    /// For a final picture; a provisional one gets [`PROVISIONAL_MAX_AGE`] instead.
-    pub cache_control: HeaderValue,
+    pub freshness: Freshness,
     /// The format was chosen by `Accept`: `Vary: Accept`, so caches keep one copy per format.
     pub vary_accept: bool,
     pub extra: Option<(HeaderName, HeaderValue)>,
@@ -64,7 +51,7 @@ impl ImageHeaders {
     /// Immutable, as content-derived pictures and renders are.
     pub fn immutable(vary_accept: bool) -> Self {
         Self {
-            cache_control: IMMUTABLE,
+            freshness: Freshness::Immutable,
             vary_accept,
             extra: None,
         }
@@ -72,13 +59,12 @@ impl ImageHeaders {
 }
 
 /// 200 with the contract's image headers, or 304 when the client already holds this ETag.
-pub fn image_response<'a>(
+pub fn image_response(
     req: &HttpRequest,
-    picture: impl Into<ImageBody<'a>>,
+    picture: &EncodedPicture,
     headers: ImageHeaders,
 ) -> HttpResponse {
-    let picture = picture.into();
-    let matches = etag_matches(req, picture.etag);
+    let matches = etag_matches(req, &picture.etag);
     let mut response: HttpResponseBuilder = if matches {
         HttpResponse::NotModified()
     } else {
@@ -86,13 +72,9 @@ pub fn image_response<'a>(
     };
     // An ETag is hex and quotes (always a valid header value); the fallback copies.
     let etag = HeaderValue::from_maybe_shared(picture.etag.as_bytes().clone())
-        .or_else(|_| HeaderValue::from_str(picture.etag))
+        .or_else(|_| HeaderValue::from_str(&picture.etag))
         .unwrap_or_else(|_| HeaderValue::from_static("\"\""));
-    let cache_control = if picture.provisional {
-        PROVISIONAL
-    } else {
-        headers.cache_control
-    };
+    let cache_control = cache_control(headers.freshness, picture.provisional);
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
@@ -122,4 +104,34 @@ pub fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
         .any(|t| t == "*" || t == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stand_in_is_kept_briefly_and_never_longer_than_its_route_allows() {
+        let text = |value: HeaderValue| value.to_str().map(str::to_owned).unwrap_or_default();
+        assert_eq!(
+            text(cache_control(Freshness::Immutable, false)),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            text(cache_control(Freshness::Immutable, true)),
+            "public, max-age=60"
+        );
+        assert_eq!(
+            text(cache_control(Freshness::MaxAge(30), true)),
+            "public, max-age=30"
+        );
+        assert_eq!(
+            text(cache_control(Freshness::MaxAge(3600), true)),
+            "public, max-age=60"
+        );
+        assert_eq!(
+            text(cache_control(Freshness::MaxAge(3600), false)),
+            "public, max-age=3600"
+        );
+    }
 }

@@ -1,13 +1,17 @@
 //! `GET /initials/{text}.{png|svg}`: initials placeholders.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::future::{Ready, ready};
 
-use crate::domain::placeholder::{Format, InitialsService, InitialsSpec, Shape};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+
+use crate::domain::placeholder::{InitialsService, InitialsSpec, Shape};
 use crate::error::ApiError;
 use crate::http::INITIALS;
 use crate::http::extract::{QueryParams, percent_decode_path};
 use crate::http::image_response::{ImageHeaders, image_response};
 use crate::http::negotiate::{Negotiated, negotiate};
+use crate::vocabulary::Format;
 
 /// What `?format=` may name here.
 const OFFERED: [Format; 5] = [
@@ -36,20 +40,42 @@ const MAX_TEXT_BYTES: usize = 256;
     responses(
         (status = 200, description = "The picture (image/png, image/svg+xml, image/avif, image/webp or image/jpeg)", content_type = "image/png"),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "invalid_parameter", body = crate::http::openapi::ErrorBody),
+        (status = 400, description = "invalid_parameter", body = crate::error::ErrorBody),
     ))]
 pub async fn initials(
     req: HttpRequest,
-    query: QueryParams,
+    asked: InitialsAsked,
     service: web::Data<InitialsService>,
 ) -> Result<HttpResponse, ApiError> {
-    let (spec, negotiated) = parse_request(&req, &query)?;
-    let picture = service.render(&spec).await?;
+    let picture = service.render(&asked.spec).await?;
     Ok(image_response(
         &req,
         &picture,
-        ImageHeaders::immutable(negotiated.varies),
+        ImageHeaders::immutable(asked.varies),
     ))
+}
+
+/// An `/initials/{text}.{png|svg}` request, parsed and validated once.
+pub struct InitialsAsked {
+    pub spec: InitialsSpec,
+    /// `Accept` took part (`Vary: Accept`).
+    pub varies: bool,
+}
+
+impl FromRequest for InitialsAsked {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            QueryParams::parse(req.query_string())
+                .and_then(|query| parse_request(req, &query))
+                .map(|(spec, negotiated)| Self {
+                    spec,
+                    varies: negotiated.varies,
+                }),
+        )
+    }
 }
 
 /// Path, query and `Accept` into a validated spec (public for the fuzz targets).

@@ -7,9 +7,9 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::domain::image::Format;
 use crate::error::ApiError;
 use crate::http::extract::QueryParams;
+use crate::vocabulary::Format;
 
 /// The raster formats `?format=` may name on every image route.
 pub const RASTER: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];

@@ -3,20 +3,10 @@
 use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
-use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-/// The contract's error shape.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Machine code, e.g. `invalid_parameter`.
-    pub error: String,
-    /// One human sentence.
-    pub message: String,
-    /// Only with `metadata_update_failed`: the stored picture's URL.
-    pub picture: Option<String>,
-}
+use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(

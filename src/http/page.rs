@@ -4,15 +4,15 @@
 //! in from `static/`. The CSP forbids inline scripts and styles, so the script and the style are
 //! separate files, versioned in their URLs by a hash of their content.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::http::EdgeConfig;
 use crate::http::image_response::etag_matches;
-use crate::settings::Settings;
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 /// `server.public_url` as config/default.toml sets it: with it, the page's examples show the
@@ -66,8 +66,8 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
 /// The upload page, with the public URL in its examples and the token field only outside dev mode.
 #[utoipa::path(get, path = "/", tag = "page",
     responses((status = 200, description = "The upload page", content_type = "text/html")))]
-pub async fn index(settings: web::Data<Arc<Settings>>) -> HttpResponse {
-    let extra_img: String = picture_origins(&settings)
+pub async fn index(edge: web::Data<EdgeConfig>) -> HttpResponse {
+    let extra_img: String = picture_origins(&edge)
         .iter()
         .flat_map(|origin| [" ", origin.as_str()])
         .collect();
@@ -81,7 +81,7 @@ pub async fn index(settings: web::Data<Arc<Settings>>) -> HttpResponse {
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(render(&settings))
+        .body(render(&edge))
 }
 
 /// `page.js` and `page.css` with a strong ETag; anything else is 404. Not in openapi.json: the
@@ -108,8 +108,8 @@ pub async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResp
     Ok(response.content_type(asset.content_type).body(asset.body))
 }
 
-fn render(settings: &Settings) -> String {
-    let dev = settings.server.dev;
+fn render(edge: &EdgeConfig) -> String {
+    let dev = edge.dev;
     let (mode_note, token_field) = if dev {
         (
             "<p class=\"note\" id=\"dev-note\">Dev mode: no token needed; uploads belong to \
@@ -133,13 +133,13 @@ fn render(settings: &Settings) -> String {
         .replace("{{DEV}}", if dev { "true" } else { "false" })
         .replace(
             "{{PUBLIC_URL_DEFAULT}}",
-            if settings.public_url() == DEFAULT_PUBLIC_URL {
+            if edge.public_url == DEFAULT_PUBLIC_URL {
                 "true"
             } else {
                 "false"
             },
         )
-        .replace("{{PUBLIC_URL}}", &escape_html(settings.public_url()))
+        .replace("{{PUBLIC_URL}}", &escape_html(&edge.public_url))
         .replace("{{JS_VERSION}}", js.version())
         .replace("{{CSS_VERSION}}", css.version())
         .replace("{{EXAMPLE_HASH}}", &example_hash)
@@ -147,10 +147,10 @@ fn render(settings: &Settings) -> String {
 
 /// Origins (scheme://host[:port]) of the public URL and of `storage.public_base_url`, which
 /// upload answers may point at when they differ from the page's own origin.
-fn picture_origins(settings: &Settings) -> Vec<String> {
+fn picture_origins(edge: &EdgeConfig) -> Vec<String> {
     let mut origins: Vec<String> = [
-        Some(settings.public_url()),
-        settings.storage.public_base_url.as_deref(),
+        Some(edge.public_url.as_str()),
+        edge.public_base_url.as_deref(),
     ]
     .into_iter()
     .flatten()

@@ -1,11 +1,11 @@
 //! `GET /pictures/{key}`: a stored master or a variant (resized, another format), immutable and
 //! validated by ETag.
 
-use std::sync::Arc;
+use std::future::{Ready, ready};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
-use crate::domain::edges::PICTURE_EDGES;
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
 use crate::http::PICTURES;
@@ -13,6 +13,7 @@ use crate::http::extract::{QueryParams, percent_decode_path};
 use crate::http::image_response::{ImageHeaders, image_response};
 use crate::http::negotiate::{RASTER, negotiate};
 use crate::ports::ObjectKey;
+use crate::vocabulary::{Format, PICTURE_EDGES};
 
 /// A stored picture, as uploaded (the master) or resized, in the best format the client takes.
 #[utoipa::path(get, path = "/pictures/{key}", tag = "pictures",
@@ -23,24 +24,56 @@ use crate::ports::ObjectKey;
     responses(
         (status = 200, description = "the picture (image/avif, image/webp, image/jpeg or image/png)", content_type = "image/jpeg"),
         (status = 304, description = "If-None-Match matched"),
-        (status = 400, body = crate::http::openapi::ErrorBody), (status = 404, body = crate::http::openapi::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_picture(
     req: HttpRequest,
-    query: QueryParams,
-    pictures: web::Data<Arc<PictureService>>,
+    asked: PictureAsked,
+    pictures: web::Data<PictureService>,
 ) -> Result<HttpResponse, ApiError> {
-    let file = PICTURES
-        .file_of(req.path())
-        .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
-    let key = percent_decode_path(file)
-        .and_then(|key| ObjectKey::parse(&key).ok())
-        .ok_or_else(|| ApiError::InvalidParameter("malformed picture key".into()))?;
-    let size = query.optional_size(PICTURE_EDGES)?.map(|size| size.0);
-    let negotiated = negotiate(&req, &query, &RASTER, true)?;
-    let picture = pictures.get(&key, size, negotiated.format).await?;
+    let picture = pictures.get(&asked.key, asked.size, asked.format).await?;
     Ok(image_response(
         &req,
         &picture,
-        ImageHeaders::immutable(negotiated.varies),
+        ImageHeaders::immutable(asked.varies),
     ))
+}
+
+/// A `/pictures/{key}` request, parsed and validated once.
+pub struct PictureAsked {
+    pub key: ObjectKey,
+    /// The asked edge (snapped by the service); `None`: the master.
+    pub size: Option<u32>,
+    /// `None`: the stored format.
+    pub format: Option<Format>,
+    /// `Accept` took part (`Vary: Accept`).
+    pub varies: bool,
+}
+
+impl FromRequest for PictureAsked {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req))
+    }
+}
+
+impl PictureAsked {
+    fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+        let file = PICTURES
+            .file_of(req.path())
+            .ok_or_else(|| ApiError::NotFound("no such resource".into()))?;
+        let key = percent_decode_path(file)
+            .and_then(|key| ObjectKey::parse(&key).ok())
+            .ok_or_else(|| ApiError::InvalidParameter("malformed picture key".into()))?;
+        let query = QueryParams::parse(req.query_string())?;
+        let size = query.optional_size(PICTURE_EDGES)?.map(|size| size.0);
+        let negotiated = negotiate(req, &query, &RASTER, true)?;
+        Ok(Self {
+            key,
+            size,
+            format: negotiated.format,
+            varies: negotiated.varies,
+        })
+    }
 }

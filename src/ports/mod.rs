@@ -9,4 +9,4 @@ pub mod tokens;
 pub mod upstream;
 
 pub use profile::{ProfileError, ProfileStore};
-pub use store::{ObjectKey, ObjectStore, StoreError, StoredObject};
+pub use store::{InvalidKey, ObjectKey, ObjectStore, StoreError, StoredObject};

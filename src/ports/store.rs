@@ -1,22 +1,37 @@
 //! The object store port: content-addressed pictures in a folder or an S3 bucket.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-/// What went wrong, classified so the domain can decide (never `Option`/`bool`).
-#[derive(Debug, thiserror::Error)]
+/// The underlying failure of a store call, kept whole (its own sources too) and shareable.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong, classified so the domain can decide (never `Option`/`bool`). `Clone`: one
+/// failed read is shared by every request that waited for it.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no object at that key")]
     NotFound,
     /// The store could not be reached or timed out; retrying later may work.
-    #[error("storage unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("storage unavailable")]
+    Unavailable(#[source] Cause),
     /// The store answered and refused (credentials, bucket policy, bad request).
-    #[error("storage rejected the request: {0}")]
-    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("storage rejected the request")]
+    Rejected(#[source] Cause),
+}
+
+impl StoreError {
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Unavailable(Arc::from(cause.into()))
+    }
+
+    pub fn rejected(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Rejected(Arc::from(cause.into()))
+    }
 }
 
 /// A validated object key: lower-case ASCII letters, digits, `-`, `_`, `.` and `/` separators,

@@ -1,9 +1,11 @@
 //! The avatar upstream port: asks Gravatar (or a stand-in) for one validated picture request.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::domain::image::Format;
+use crate::vocabulary::Format;
 
 /// A request built only from validated parts; the adapter turns it into
 /// `{base_url}{hash}?s={size}&d={default}&r={rating}`, plus `&f=y` when `force_default`.
@@ -29,15 +31,19 @@ pub enum UpstreamAnswer {
     NoPicture,
 }
 
+/// The adapter's account of what went wrong, kept whole and shareable.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// `Clone`: one failed lookup is shared by every request that waited for it.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// Timeouts, connection errors, 5xx and other unexpected statuses.
-    #[error("the avatar upstream is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the avatar upstream is unavailable")]
+    Unavailable(#[source] Cause),
     /// The upstream answered with something that is not an acceptable picture (too large, not
     /// an image): never served; the upstream itself is healthy.
-    #[error("the avatar upstream sent an unacceptable answer: {0}")]
-    Rejected(String),
+    #[error("the avatar upstream sent an unacceptable answer")]
+    Rejected(#[source] Cause),
 }
 
 #[async_trait]

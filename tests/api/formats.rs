@@ -455,7 +455,7 @@ async fn stored_variants_are_shared(
 
     let master = ObjectKey::parse(&key).expect("key");
     let stored =
-        visage::domain::pictures::variant_key(&master, 128, visage::domain::image::Format::Webp)
+        visage::domain::pictures::variant_key(&master, 128, visage::vocabulary::Format::Webp)
             .expect("variant key");
     let prefix = format!("{}/", key.rsplit_once('/').expect("prefix").0);
     let listed: Vec<String> = store

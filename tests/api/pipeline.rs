@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use image::{GenericImageView, Rgba};
 use visage::domain::image::{
-    Format, ImageError, NormalizedPicture, PipelineLimits, master_variant, normalize,
+    ImageError, NormalizedPicture, PipelineLimits, master_variant, normalize,
 };
+use visage::vocabulary::Format;
 
 const LIMITS: PipelineLimits = PipelineLimits {
     max_pixels: 40_000_000,

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use prometheus::IntGauge;
+use crate::domain::counts::Level;
 
 /// Consecutive failures open the circuit for a cool-down; after it, one failure re-opens it and
 /// one success closes it.
@@ -14,12 +14,12 @@ pub(super) struct Breaker {
     failures: AtomicU32,
     /// Milliseconds since `epoch` until which the upstream is skipped.
     open_until_ms: AtomicU64,
-    state: IntGauge,
+    state: Level,
 }
 
 impl Breaker {
     /// `threshold` = 0 never opens; `state` is set to 1 while open.
-    pub(super) fn new(threshold: u32, cooldown: Duration, state: IntGauge) -> Self {
+    pub(super) fn new(threshold: u32, cooldown: Duration, state: Level) -> Self {
         Self {
             threshold,
             cooldown,

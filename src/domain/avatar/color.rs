@@ -10,7 +10,7 @@ pub(super) fn color_of(text: &str) -> Rgb {
 
 /// A `size`-square PNG of one colour: a 1-bit indexed image, a few hundred bytes at any size.
 pub(super) fn plain_square(color: Rgb, size: u32) -> Result<Vec<u8>, RenderError> {
-    let encode_error = |e: png::EncodingError| RenderError::Encode(e.to_string());
+    let encode_error = |e: png::EncodingError| RenderError::Encode(std::sync::Arc::new(e));
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, size, size);
     encoder.set_color(png::ColorType::Indexed);

@@ -19,16 +19,6 @@ pub enum GateRefusal {
     RateLimited,
 }
 
-impl GateRefusal {
-    /// The `outcome` label of `gravatar_upstream_requests_total`.
-    pub(super) fn outcome(self) -> &'static str {
-        match self {
-            Self::Busy => "skipped_busy",
-            Self::RateLimited => "skipped_rate_limited",
-        }
-    }
-}
-
 struct Bucket {
     tokens: f64,
     refilled_at: Instant,

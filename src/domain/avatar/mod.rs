@@ -12,9 +12,11 @@ mod gate;
 mod request;
 mod service;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use crate::domain::placeholder::{RenderError, RenderedPicture};
+use crate::domain::counts::{Count, Level};
+use crate::domain::picture::EncodedPicture;
+use crate::domain::placeholder::RenderError;
 use crate::ports::upstream::UpstreamError;
 
 pub use request::{AvatarRequest, DefaultPicture, RawAvatarRequest};
@@ -29,13 +31,14 @@ pub enum AvatarError {
     NotFound,
     /// `default=404`, the upstream failed and no stale picture is known: nothing to serve.
     #[error("the avatar upstream is unavailable")]
-    Unavailable(#[source] Arc<LookupError>),
+    Unavailable(#[source] LookupError),
     #[error(transparent)]
     Render(#[from] RenderError),
 }
 
-/// Why the cached lookup produced no answer (never cached).
-#[derive(Debug, thiserror::Error)]
+/// Why the cached lookup produced no answer (never cached). `Clone`: shared by every request
+/// that waited for the same lookup.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum LookupError {
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -67,7 +70,72 @@ impl AvatarSource {
 /// (never longer than visage itself keeps the answer).
 #[derive(Clone, Debug)]
 pub struct ResolvedAvatar {
-    pub picture: RenderedPicture,
+    pub picture: EncodedPicture,
     pub source: AvatarSource,
     pub max_age: u64,
+}
+
+/// How the Gravatar proxy asks, keeps and falls back (from `gravatar.*`).
+#[derive(Clone, Debug)]
+pub struct AvatarConfig {
+    /// How long a picture answer is kept.
+    pub ttl_hit: Duration,
+    /// How long a "no Gravatar" answer is kept.
+    pub ttl_miss: Duration,
+    /// How long downstream may keep a fallback served because the upstream failed.
+    pub ttl_fallback: Duration,
+    /// How long past `ttl_hit` a picture is kept to be served when a refresh fails.
+    pub ttl_stale: Duration,
+    /// Bytes all three caches may hold together.
+    pub cache_bytes: u64,
+    /// Consecutive upstream failures that open the breaker (0: never).
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
+    /// The edges Gravatar is asked for.
+    pub upstream_sizes: Vec<u32>,
+    pub max_concurrent_requests: u32,
+    pub requests_per_sec: u32,
+    pub requests_burst: u32,
+}
+
+/// Upstream calls by outcome, and the breaker's state: what the metrics export.
+#[derive(Clone, Debug, Default)]
+pub struct AvatarStats {
+    pub upstream: UpstreamOutcomes,
+    /// 1 while the breaker skips the upstream.
+    pub circuit_open: Level,
+}
+
+/// Upstream calls, one count per outcome.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamOutcomes {
+    pub picture: Count,
+    pub no_picture: Count,
+    pub unavailable: Count,
+    pub rejected: Count,
+    pub skipped_circuit_open: Count,
+    pub skipped_busy: Count,
+    pub skipped_rate_limited: Count,
+}
+
+impl UpstreamOutcomes {
+    /// Every outcome with its label.
+    pub fn labelled(&self) -> [(&'static str, &Count); 7] {
+        [
+            ("picture", &self.picture),
+            ("no_picture", &self.no_picture),
+            ("unavailable", &self.unavailable),
+            ("rejected", &self.rejected),
+            ("skipped_circuit_open", &self.skipped_circuit_open),
+            ("skipped_busy", &self.skipped_busy),
+            ("skipped_rate_limited", &self.skipped_rate_limited),
+        ]
+    }
+
+    fn skipped(&self, refusal: gate::GateRefusal) -> &Count {
+        match refusal {
+            gate::GateRefusal::Busy => &self.skipped_busy,
+            gate::GateRefusal::RateLimited => &self.skipped_rate_limited,
+        }
+    }
 }

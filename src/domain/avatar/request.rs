@@ -3,8 +3,8 @@
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::AvatarError;
-use crate::domain::image::Format;
 use crate::ports::upstream::UpstreamRequest;
+use crate::vocabulary::Format;
 
 /// Asked of the upstream for a built-in default that looks the same for everyone (`mp`,
 /// `blank`), or when there is no hash: an MD5 no one has, so Gravatar answers with the built-in

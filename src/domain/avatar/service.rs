@@ -10,26 +10,23 @@
 
 use std::io::Cursor;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use prometheus::{IntCounterVec, IntGauge, Opts};
 use sha2::{Digest, Sha256};
 
 use super::breaker::Breaker;
-use super::cache_policy::{
-    AnswerExpiry, CachedAnswer, UpstreamPicture, UpstreamSizes, VariantKey, weigh, weigh_variant,
-};
+use super::cache_policy::{AnswerExpiry, CachedAnswer, UpstreamPicture, UpstreamSizes, VariantKey};
 use super::color::{color_of, plain_square};
 use super::gate::UpstreamGate;
 use super::request::{AvatarRequest, DefaultPicture};
-use super::{AvatarError, AvatarSource, LookupError, ResolvedAvatar};
-use crate::domain::edges::PICTURE_EDGES;
-use crate::domain::image::{Format, PipelineRunner, resize_square};
-use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError, RenderedPicture};
-use crate::metrics::{CacheLookups, Metrics, MissFlag};
+use super::{AvatarConfig, AvatarError, AvatarSource, AvatarStats, LookupError, ResolvedAvatar};
+use crate::domain::cache::{CacheLookups, CacheUsage, WeighedCache};
+use crate::domain::image::{PipelineRunner, resize_square};
+use crate::domain::picture::{EncodedPicture, stand_in};
+use crate::domain::placeholder::{InitialsService, InitialsSpec, RenderError};
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
-use crate::settings::Gravatar as GravatarSettings;
+use crate::vocabulary::{ErrorChain, Format, PICTURE_EDGES};
 
 /// Largest upstream picture decoded for resizing (Gravatar serves at most 2048 px).
 const MAX_SOURCE_EDGE: u32 = 4096;
@@ -37,11 +34,11 @@ const MAX_SOURCE_EDGE: u32 = 4096;
 pub struct AvatarService {
     upstream: Arc<dyn AvatarUpstream>,
     initials: Arc<InitialsService>,
-    answers: moka::future::Cache<UpstreamRequest, Arc<CachedAnswer>>,
+    answers: WeighedCache<UpstreamRequest, Arc<CachedAnswer>>,
     /// Pictures kept for `ttl_stale` after they were fetched, served when a refresh fails.
-    known_pictures: moka::future::Cache<UpstreamRequest, Arc<CachedAnswer>>,
+    known_pictures: WeighedCache<UpstreamRequest, Arc<CachedAnswer>>,
     /// Pictures derived here (resized buckets, resized fallbacks, colour squares).
-    variants: moka::future::Cache<VariantKey, RenderedPicture>,
+    variants: WeighedCache<VariantKey, EncodedPicture>,
     /// The shared image pool: bounds the CPU and transient memory of resizes.
     runner: Arc<PipelineRunner>,
     sizes: UpstreamSizes,
@@ -49,99 +46,73 @@ pub struct AvatarService {
     breaker: Breaker,
     expiry: AnswerExpiry,
     ttl_fallback: u64,
-    upstream_requests: IntCounterVec,
-    /// Resolved once: the hit path touches no label map.
-    lookups: CacheLookups,
+    stats: AvatarStats,
 }
 
 impl AvatarService {
-    /// `cache_bytes` bounds the three caches together: half for answers, a quarter for pictures
-    /// derived here, a quarter for stale pictures (which mostly share their bytes with the
-    /// answers anyway).
+    /// `config.cache_bytes` bounds the three caches together: half for answers, a quarter for
+    /// pictures derived here, a quarter for stale pictures (which mostly share their bytes with
+    /// the answers anyway).
     pub fn new(
-        settings: &GravatarSettings,
+        config: &AvatarConfig,
         upstream: Arc<dyn AvatarUpstream>,
         initials: Arc<InitialsService>,
         runner: Arc<PipelineRunner>,
-        metrics: &Metrics,
-    ) -> Result<Self, prometheus::Error> {
+    ) -> Self {
         let expiry = AnswerExpiry {
-            hit: Duration::from_secs(settings.ttl_hit),
-            miss: Duration::from_secs(settings.ttl_miss),
+            hit: config.ttl_hit,
+            miss: config.ttl_miss,
         };
-        let answers = moka::future::Cache::builder()
-            .name("gravatar-answers")
-            .max_capacity(settings.cache_bytes / 2)
-            .weigher(weigh)
-            .expire_after(AnswerExpiry {
-                hit: expiry.hit,
-                miss: expiry.miss,
-            })
-            .build();
-        let known_pictures = moka::future::Cache::builder()
-            .name("gravatar-stale")
-            .max_capacity(settings.cache_bytes / 4)
-            .weigher(weigh)
-            .time_to_live(expiry.hit + Duration::from_secs(settings.ttl_stale))
-            .build();
+        let answers = WeighedCache::with_expiry("gravatar-answers", config.cache_bytes / 2, expiry);
+        let known_pictures = WeighedCache::new(
+            "gravatar-stale",
+            config.cache_bytes / 4,
+            Some(config.ttl_hit + config.ttl_stale),
+        );
         // Derived from a source that lives at most ttl_hit; a variant never outlives it by more.
-        let variants = moka::future::Cache::builder()
-            .name("gravatar-variants")
-            .max_capacity(settings.cache_bytes / 4)
-            .weigher(weigh_variant)
-            .time_to_live(expiry.hit)
-            .build();
-        let upstream_requests = IntCounterVec::new(
-            Opts::new(
-                "gravatar_upstream_requests_total",
-                "Gravatar upstream requests by outcome",
-            ),
-            &["outcome"],
-        )?;
-        let lookups = CacheLookups::register(
-            metrics,
-            "gravatar_cache_lookups_total",
-            "Gravatar answer cache lookups by result",
-        )?;
-        let state = IntGauge::new(
-            "gravatar_circuit_open",
-            "1 while the Gravatar circuit breaker skips the upstream",
-        )?;
-        metrics.register(&upstream_requests)?;
-        metrics.register(&state)?;
-        let (recent, kept, derived) = (answers.clone(), known_pictures.clone(), variants.clone());
-        metrics.watch_cache("gravatar", move || {
-            crate::metrics::settle(recent.run_pending_tasks());
-            crate::metrics::settle(kept.run_pending_tasks());
-            crate::metrics::settle(derived.run_pending_tasks());
-            (
-                recent.entry_count() + kept.entry_count() + derived.entry_count(),
-                recent.weighted_size() + kept.weighted_size() + derived.weighted_size(),
-            )
-        });
-        Ok(Self {
+        let variants = WeighedCache::new(
+            "gravatar-variants",
+            config.cache_bytes / 4,
+            Some(config.ttl_hit),
+        );
+        let stats = AvatarStats::default();
+        Self {
             upstream,
             initials,
             answers,
             known_pictures,
             variants,
             runner,
-            sizes: UpstreamSizes::new(&settings.upstream_sizes),
+            sizes: UpstreamSizes::new(&config.upstream_sizes),
             gate: UpstreamGate::new(
-                settings.max_concurrent_requests,
-                settings.requests_per_sec,
-                settings.requests_burst,
+                config.max_concurrent_requests,
+                config.requests_per_sec,
+                config.requests_burst,
             ),
             breaker: Breaker::new(
-                settings.breaker_failures,
-                Duration::from_secs(settings.breaker_cooldown_secs),
-                state,
+                config.breaker_failures,
+                config.breaker_cooldown,
+                stats.circuit_open.clone(),
             ),
             expiry,
-            ttl_fallback: settings.ttl_fallback,
-            upstream_requests,
-            lookups,
-        })
+            ttl_fallback: config.ttl_fallback.as_secs(),
+            stats,
+        }
+    }
+
+    /// Upstream outcomes and the breaker's state, for the metrics.
+    pub fn stats(&self) -> &AvatarStats {
+        &self.stats
+    }
+
+    /// Lookups of the answer cache (the one a request consults first).
+    pub fn lookups(&self) -> &CacheLookups {
+        self.answers.lookups()
+    }
+
+    /// The three caches together.
+    pub fn usage(&self) -> CacheUsage {
+        self.answers.usage() + self.known_pictures.usage() + self.variants.usage()
     }
 
     /// The picture to serve for `request`: Gravatar's, a stale one, or the fallback.
@@ -189,14 +160,14 @@ impl AvatarService {
 
     /// The upstream picture at `edge`: its own bytes when it already is that square, else a
     /// resized copy (kept in `variants`); `None` when it cannot be decoded.
-    async fn sized(&self, upstream: &UpstreamPicture, edge: u32) -> Option<RenderedPicture> {
+    async fn sized(&self, upstream: &UpstreamPicture, edge: u32) -> Option<EncodedPicture> {
         if upstream.square_edge == Some(edge) {
             return Some(upstream.picture.clone());
         }
         match self.resized(&upstream.picture, edge, None).await {
             Ok(picture) => Some(picture),
             Err(error) => {
-                tracing::info!(%error, "gravatar picture cannot be resized");
+                tracing::info!(error = %ErrorChain(&error), "gravatar picture cannot be resized");
                 None
             }
         }
@@ -206,40 +177,35 @@ impl AvatarService {
     /// becomes PNG), once per instance and kept while it is used.
     async fn resized(
         &self,
-        source: &RenderedPicture,
+        source: &EncodedPicture,
         edge: u32,
         format: Option<Format>,
-    ) -> Result<RenderedPicture, Arc<RenderError>> {
+    ) -> Result<EncodedPicture, RenderError> {
         let source = source.clone();
         let own = format.unwrap_or(source.format);
         self.variants
-            .try_get_with((source.etag.clone(), edge, own), async move {
+            .get_or_load(&(source.etag.clone(), edge, own), async move {
                 let resized = self
                     .runner
                     .run(move || resize_square(&source.bytes, edge, MAX_SOURCE_EDGE, format))
                     .await
-                    .map_err(|e| RenderError::Worker(e.to_string()))?
-                    .map_err(|e| RenderError::Encode(e.to_string()))?;
-                Ok::<_, RenderError>(exact_picture(resized.bytes, resized.format))
+                    .map_err(RenderError::Worker)?
+                    .map_err(|e| RenderError::Encode(Arc::new(e)))?;
+                Ok(exact_picture(resized.bytes, resized.format))
             })
             .await
     }
 
     /// The cached answer, or one upstream request shared by every concurrent caller.
-    async fn lookup(&self, key: &UpstreamRequest) -> Result<Arc<CachedAnswer>, Arc<LookupError>> {
-        let missed = MissFlag::default();
-        let result = self
-            .answers
-            .try_get_with_by_ref(key, async {
-                missed.mark();
+    async fn lookup(&self, key: &UpstreamRequest) -> Result<Arc<CachedAnswer>, LookupError> {
+        self.answers
+            .get_or_load(key, async {
                 if let Some(known) = self.known_elsewhere(key).await {
                     return Ok(known);
                 }
                 self.fetch(key).await
             })
-            .await;
-        self.lookups.record(&missed);
-        result
+            .await
     }
 
     /// "No Gravatar" already learnt at another size bucket: the same for every size.
@@ -262,45 +228,36 @@ impl AvatarService {
     }
 
     async fn fetch(&self, key: &UpstreamRequest) -> Result<Arc<CachedAnswer>, LookupError> {
+        let outcomes = &self.stats.upstream;
         if !self.breaker.allows() {
-            self.upstream_requests
-                .with_label_values(&["skipped_circuit_open"])
-                .inc();
+            outcomes.skipped_circuit_open.inc();
             return Err(LookupError::CircuitOpen);
         }
         let _permit = self.gate.try_enter().map_err(|refusal| {
-            self.upstream_requests
-                .with_label_values(&[refusal.outcome()])
-                .inc();
+            outcomes.skipped(refusal).inc();
             LookupError::Throttled(refusal)
         })?;
         let result = self.upstream.fetch(key).await;
-        let outcome = match &result {
-            Ok(UpstreamAnswer::Picture { .. }) => "picture",
-            Ok(UpstreamAnswer::NoPicture) => "no_picture",
-            Err(UpstreamError::Unavailable(_)) => "unavailable",
-            Err(UpstreamError::Rejected(_)) => "rejected",
-        };
-        self.upstream_requests.with_label_values(&[outcome]).inc();
+        match &result {
+            Ok(UpstreamAnswer::Picture { .. }) => outcomes.picture.inc(),
+            Ok(UpstreamAnswer::NoPicture) => outcomes.no_picture.inc(),
+            Err(UpstreamError::Unavailable(_)) => outcomes.unavailable.inc(),
+            Err(UpstreamError::Rejected(_)) => outcomes.rejected.inc(),
+        }
         let picture = match result {
             Ok(UpstreamAnswer::Picture { bytes, format }) => Some(UpstreamPicture {
                 square_edge: square_edge(&bytes),
-                picture: RenderedPicture {
-                    etag: etag_of(&bytes),
-                    bytes,
-                    format,
-                    provisional: false,
-                },
+                picture: EncodedPicture::new(bytes.clone(), format, etag_of(&bytes)),
             }),
             Ok(UpstreamAnswer::NoPicture) => None,
             // The upstream works but this picture is unusable (too large, not an image): kept
             // as "no picture" so that it is not downloaded again on every request.
             Err(UpstreamError::Rejected(reason)) => {
-                tracing::info!(hash = &key.hash[..8], %reason, "gravatar answer refused");
+                tracing::info!(hash = &key.hash[..8], reason = %ErrorChain(&reason), "gravatar answer refused");
                 None
             }
             Err(error) => {
-                tracing::warn!(hash = &key.hash[..8], %error, "gravatar request failed");
+                tracing::warn!(hash = &key.hash[..8], error = %ErrorChain(&error), "gravatar request failed");
                 self.breaker.failed();
                 return Err(error.into());
             }
@@ -326,7 +283,7 @@ impl AvatarService {
         &self,
         request: &AvatarRequest,
         max_age: u64,
-        cause: Option<Arc<LookupError>>,
+        cause: Option<LookupError>,
     ) -> Result<ResolvedAvatar, AvatarError> {
         let picture = match (request.default, cause) {
             (DefaultPicture::NotFound, None) => return Err(AvatarError::NotFound),
@@ -348,7 +305,7 @@ impl AvatarService {
 
     /// The initials fallback at the asked edge: the renderer's own picture within its range
     /// (byte-identical to `/initials`), else the nearest edge it draws, resized.
-    async fn initials_at(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
+    async fn initials_at(&self, request: &AvatarRequest) -> Result<EncodedPicture, AvatarError> {
         let drawn = request
             .size
             // The renderer draws PICTURE_EDGES; fallbacks outside are drawn at the nearest and resized.
@@ -362,15 +319,13 @@ impl AvatarService {
         // Resized from the PNG; a size too large for AVIF to wait for gets the next format.
         let rendered = self.initials.render(&spec).await?;
         let format = request.fallback_format;
-        let format = format.stand_in(request.size).unwrap_or(format);
-        self.resized(&rendered, request.size, Some(format))
-            .await
-            .map_err(|e| AvatarError::Render((*e).clone()))
+        let format = stand_in(format, request.size).unwrap_or(format);
+        Ok(self.resized(&rendered, request.size, Some(format)).await?)
     }
 
     /// `d=color`: one colour, any edge, kept with the other derived pictures. Always a 1-bit
     /// PNG: a few hundred bytes at any size, smaller than any AVIF or WebP of it.
-    async fn color_square(&self, request: &AvatarRequest) -> Result<RenderedPicture, AvatarError> {
+    async fn color_square(&self, request: &AvatarRequest) -> Result<EncodedPicture, AvatarError> {
         let color = color_of(request.color_text());
         let key = (
             format!("\"c-{}\"", color.css()).into(),
@@ -378,25 +333,21 @@ impl AvatarService {
             Format::Png,
         );
         let size = request.size;
-        self.variants
-            .try_get_with(key, async move {
+        Ok(self
+            .variants
+            .get_or_load(&key, async move {
                 plain_square(color, size).map(|png| exact_picture(png, Format::Png))
             })
-            .await
-            .map_err(|e| AvatarError::Render((*e).clone()))
+            .await?)
     }
 }
 
 /// A picture from freshly encoded, exactly sized bytes.
-fn exact_picture(mut bytes: Vec<u8>, format: Format) -> RenderedPicture {
+fn exact_picture(mut bytes: Vec<u8>, format: Format) -> EncodedPicture {
     bytes.shrink_to_fit();
     let bytes = Bytes::from(bytes);
-    RenderedPicture {
-        etag: etag_of(&bytes),
-        bytes,
-        format,
-        provisional: false,
-    }
+    let etag = etag_of(&bytes);
+    EncodedPicture::new(bytes, format, etag)
 }
 
 /// The edge of a square picture, read from its header only; `None` when not square or unread.

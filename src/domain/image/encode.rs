@@ -7,7 +7,8 @@
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 
-use super::{Format, ImageError, Pixels};
+use super::{ImageError, Pixels};
+use crate::vocabulary::Format;
 
 /// JPEG quality of masters and variants: visually lossless for avatars at a fraction of the size.
 pub const JPEG_QUALITY: u8 = 85;
@@ -18,19 +19,6 @@ pub const AVIF_QUALITY: f32 = 78.0;
 /// rav1e's fastest preset: without its assembly, slower presets cost seconds per picture for a
 /// few percent of bytes.
 pub const AVIF_SPEED: u8 = 10;
-/// Largest square edge whose AVIF is encoded while a client waits (a few tens of ms on one core
-/// of a 2-core Xeon, `bench/formats.sh`); larger ones are encoded in the background while the
-/// next format stands in (see [`Format::stand_in`]).
-pub const AVIF_INTERACTIVE_MAX_EDGE: u32 = 192;
-
-impl Format {
-    /// What to serve while a slow encode of `self` at `edge` runs in the background; `None` when
-    /// it is quick enough to wait for.
-    pub fn stand_in(self, edge: u32) -> Option<Self> {
-        (self == Self::Avif && edge > AVIF_INTERACTIVE_MAX_EDGE).then_some(Self::Webp)
-    }
-}
-
 /// Encodes `pixels` (`width`×`height`, rows packed) as `format`. JPEG has no alpha: transparent
 /// pixels are composed over white. GIF and SVG are never written from pixels.
 pub(crate) fn encode(
@@ -208,12 +196,5 @@ mod tests {
             assert!(encode(32, 32, &sample(false), format).is_err());
         }
         assert!(encode(33, 32, &sample(false), Format::Png).is_err());
-    }
-
-    #[test]
-    fn only_large_avif_needs_a_stand_in() {
-        assert_eq!(Format::Avif.stand_in(512), Some(Format::Webp));
-        assert_eq!(Format::Avif.stand_in(AVIF_INTERACTIVE_MAX_EDGE), None);
-        assert_eq!(Format::Webp.stand_in(1024), None);
     }
 }

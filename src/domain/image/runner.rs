@@ -16,8 +16,8 @@ pub enum WorkerError {
     #[error("the image worker panicked")]
     Panicked,
     /// The pool itself failed (closed, or the runtime is shutting down).
-    #[error("the image worker failed: {0}")]
-    Failed(String),
+    #[error("the image pool failed")]
+    Failed(#[source] Arc<dyn std::error::Error + Send + Sync>),
 }
 
 /// Runs CPU-bound image work on tokio's blocking pool, at most `permits` jobs at once (one per
@@ -50,7 +50,7 @@ impl PipelineRunner {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|err| WorkerError::Failed(err.to_string()))?;
+            .map_err(|err| WorkerError::Failed(Arc::new(err)))?;
         // The permit moves into the task: an abandoned (timed-out) job still counts until it
         // really ends, so the pool never runs more than `permits` jobs.
         let task = tokio::task::spawn_blocking(move || {
@@ -60,7 +60,7 @@ impl PipelineRunner {
         });
         match tokio::time::timeout(self.deadline, task).await {
             Err(_) => Err(WorkerError::TimedOut(self.deadline)),
-            Ok(Err(join)) => Err(WorkerError::Failed(join.to_string())),
+            Ok(Err(join)) => Err(WorkerError::Failed(Arc::new(join))),
             Ok(Ok(Err(_panic))) => {
                 tracing::error!("an image job panicked");
                 Err(WorkerError::Panicked)

@@ -1,6 +1,6 @@
 //! The one place that knows each picture format: its media type, file extension, query name and
-//! magic bytes. Encoding lives in [`super::encode`]; adding a format (JPEG XL) is a variant here
-//! and an arm there.
+//! magic bytes, and which of them an upload may be. Encoding lives in `domain::image::encode`;
+//! adding a format (JPEG XL) is a variant here and an arm there.
 
 /// Every format visage reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,6 +79,30 @@ impl Format {
     }
 }
 
+/// The formats an upload may be in (decoded by pure-Rust decoders only), and the only ones
+/// accepted from Gravatar (its pictures may be decoded for resizing).
+pub const UPLOAD_FORMATS: [Format; 4] = [Format::Png, Format::Jpeg, Format::Webp, Format::Gif];
+
+/// Why bytes are not an acceptable upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnUpload {
+    #[error("the picture is empty")]
+    Empty,
+    #[error("the file is not a PNG, JPEG, WebP or GIF picture")]
+    Unsupported,
+}
+
+/// The upload allowlist: names an accepted format from the first bytes (declared types and
+/// file names are never trusted), or says why the bytes are refused.
+pub fn sniff_upload(input: &[u8]) -> Result<Format, NotAnUpload> {
+    if input.is_empty() {
+        return Err(NotAnUpload::Empty);
+    }
+    Format::sniff(input)
+        .filter(|format| UPLOAD_FORMATS.contains(format))
+        .ok_or(NotAnUpload::Unsupported)
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.extension())
@@ -128,6 +152,31 @@ mod tests {
         ];
         for (bytes, expected) in cases {
             assert_eq!(Format::sniff(bytes), *expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn uploads_are_named_by_magic_bytes_and_everything_else_is_refused() {
+        let cases: &[(&[u8], Result<Format, NotAnUpload>)] = &[
+            (b"\x89PNG\r\n\x1a\n....", Ok(Format::Png)),
+            (b"\xFF\xD8\xFF\xE0", Ok(Format::Jpeg)),
+            (b"GIF89a....", Ok(Format::Gif)),
+            (b"GIF87a....", Ok(Format::Gif)),
+            (b"RIFF\0\0\0\0WEBPVP8 ", Ok(Format::Webp)),
+            // visage writes AVIF but never decodes one from a user.
+            (b"\0\0\0\x1cftypavif\0\0\0\0", Err(NotAnUpload::Unsupported)),
+            (b"RIFF\0\0\0\0WAVEfmt ", Err(NotAnUpload::Unsupported)),
+            (
+                b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+                Err(NotAnUpload::Unsupported),
+            ),
+            (b"%PDF-1.7", Err(NotAnUpload::Unsupported)),
+            (b"\xFF\xD8", Err(NotAnUpload::Unsupported)),
+            (b"BM", Err(NotAnUpload::Unsupported)),
+            (b"", Err(NotAnUpload::Empty)),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(sniff_upload(bytes), *expected, "{bytes:?}");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The one place that knows both sides: reads the settings, builds the adapters, hands
 //! `Arc<dyn Port>`s to the domain, and starts the HTTP server.
 
+mod wiring;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,14 +16,16 @@ use crate::adapters::timed::{TimedProfiles, TimedStore, TimedUpstream};
 use crate::adapters::{
     fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
 };
+use crate::domain::access::AccessGate;
 use crate::domain::avatar::AvatarService;
 use crate::domain::cleanup;
 use crate::domain::image::PipelineRunner;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
-use crate::domain::rate_limit::UploadRateLimiter;
 use crate::domain::readiness::Readiness;
+use crate::domain::render::{RenderError, Renderer};
 use crate::domain::upload::UploadService;
+use crate::http::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::ports::tokens::TokenVerifier;
 use crate::ports::{ObjectStore, ProfileStore, StoreError};
@@ -29,39 +33,52 @@ use crate::settings::{Backend, Settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open storage: {0}")]
+    #[error("cannot open storage")]
     Storage(#[from] StoreError),
-    #[error("cannot set up metrics: {0}")]
+    #[error("cannot set up metrics")]
     Metrics(#[from] prometheus::Error),
-    #[error("{0}")]
+    #[error("cannot listen")]
     Io(#[from] std::io::Error),
-    #[error("{0}")]
+    #[error("invalid settings")]
     Settings(#[from] crate::settings::SettingsError),
-    #[error("{0}")]
-    Component(String),
+    #[error("cannot load the fonts")]
+    Fonts(#[from] RenderError),
+    #[error("cannot set up the Auth0 Management API client")]
+    Auth0(#[from] crate::adapters::auth0::Auth0SetupError),
+    #[error("cannot set up the token verifier")]
+    Tokens(#[source] reqwest::Error),
+    #[error("cannot set up the Gravatar client")]
+    Gravatar(#[source] reqwest::Error),
+    #[error("{failed} deletions failed; run gc again")]
+    GcIncomplete { failed: usize },
 }
 
 /// Everything the handlers share; cloned once per worker (all fields are cheap handles).
 #[derive(Clone)]
 pub struct AppContext {
-    pub settings: Arc<Settings>,
-    pub store: Arc<dyn ObjectStore>,
+    pub edge: Arc<EdgeConfig>,
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
-    pub profile: Arc<dyn ProfileStore>,
     pub initials: Arc<InitialsService>,
     /// `None` when `auth.issuer` is unset (uploads answer 401, dev mode aside).
     pub tokens: Option<Arc<dyn TokenVerifier>>,
+    /// Who may change whose picture, and how often (per instance).
+    pub gate: Arc<AccessGate>,
     pub uploads: Arc<UploadService>,
     pub pictures: Arc<PictureService>,
     pub avatars: Arc<AvatarService>,
-    /// Uploads and deletes per user and minute, per instance.
-    pub upload_rate: Arc<UploadRateLimiter>,
+}
+
+/// The store `storage.backend` names, unwrapped: for commands that run without metrics.
+async fn open_store(settings: &Settings) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    Ok(match settings.backend() {
+        Backend::Fs => Arc::new(FolderStore::open(&settings.storage.fs.root).await?),
+        Backend::S3 => Arc::new(S3Store::new(&settings.storage.s3)),
+    })
 }
 
 impl AppContext {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let settings = Arc::new(settings);
         let metrics = Metrics::new()?;
         let store: Arc<dyn ObjectStore> = match settings.backend() {
             Backend::Fs => Arc::new(TimedStore::new(
@@ -78,8 +95,7 @@ impl AppContext {
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
         let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
-            let auth0 = Auth0Profiles::from_settings(&settings, &metrics)
-                .map_err(|e| StartError::Component(e.to_string()))?;
+            let auth0 = Auth0Profiles::from_settings(&settings, &metrics)?;
             Arc::new(TimedProfiles::new(auth0, &metrics))
         } else {
             Arc::new(NoProfileStore)
@@ -89,75 +105,79 @@ impl AppContext {
             settings.limits.pipeline_concurrency,
             Duration::from_secs(settings.limits.pipeline_timeout_secs),
         ));
-        let initials = Arc::new(
-            InitialsService::new(&settings, runner.clone(), &metrics)
-                .map_err(|e| StartError::Component(e.to_string()))?,
-        );
+        let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
+        let initials = Arc::new(InitialsService::new(
+            renderer,
+            runner.clone(),
+            settings.initials.cache_bytes,
+        ));
+        let cache = initials.cache().clone();
+        metrics.watch_initials(initials.cache().lookups(), move || cache.usage());
         let tokens: Option<Arc<dyn TokenVerifier>> = match &settings.auth.issuer {
             Some(issuer) => Some(
                 JwksVerifier::start(&settings.auth, issuer)
                     .await
-                    .map_err(|e| StartError::Component(format!("token verifier: {e}")))?,
+                    .map_err(StartError::Tokens)?,
             ),
             None => None,
         };
         let variants = VariantCache::new(
             settings.pictures.cache_bytes,
             Duration::from_secs(settings.pictures.cache_ttl_secs),
-            &metrics,
-        )?;
+        );
+        let cache = variants.cache().clone();
+        metrics.watch_variants(variants.cache().lookups(), move || cache.usage());
         let uploads = Arc::new(UploadService::new(
-            &settings,
+            wiring::upload(&settings),
             store.clone(),
-            profile.clone(),
+            profile,
             runner.clone(),
             variants.clone(),
         ));
         let pictures = Arc::new(PictureService::new(
-            &settings,
-            store.clone(),
+            wiring::pictures(&settings),
+            store,
             runner.clone(),
             variants,
         ));
-        let gravatar = GravatarClient::new(&settings.gravatar)
-            .map_err(|e| StartError::Component(format!("gravatar client: {e}")))?;
+        let gravatar = GravatarClient::new(&settings.gravatar).map_err(StartError::Gravatar)?;
         let avatars = Arc::new(AvatarService::new(
-            &settings.gravatar,
+            &wiring::avatar(&settings),
             Arc::new(TimedUpstream::new(gravatar, &metrics)),
             initials.clone(),
             runner,
-            &metrics,
-        )?);
-        let upload_rate = Arc::new(UploadRateLimiter::new(settings.limits.uploads_per_minute));
+        ));
+        let watched = avatars.clone();
+        metrics.watch_gravatar(avatars.lookups(), avatars.stats(), move || watched.usage());
+        let gate = Arc::new(AccessGate::new(
+            settings.auth.admin_scope.clone(),
+            settings.limits.uploads_per_minute,
+        ));
         Ok(Self {
-            settings,
-            store,
+            edge: Arc::new(wiring::edge(&settings)),
             readiness,
             metrics,
-            profile,
             initials,
             tokens,
+            gate,
             uploads,
             pictures,
             avatars,
-            upload_rate,
         })
     }
 
     /// Registers every shared service for the handlers' extractors.
     pub fn register(&self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(web::Data::new(self.settings.clone()))
+        cfg.app_data(web::Data::from(self.edge.clone()))
             .app_data(web::Data::from(self.readiness.clone()))
             .app_data(web::Data::new(self.metrics.clone()))
             .app_data(crate::metrics::HttpObserver::new(self.metrics.clone()))
-            .app_data(web::Data::new(self.store.clone()))
-            .app_data(web::Data::new(self.profile.clone()))
             .app_data(web::Data::from(self.initials.clone()))
             .app_data(web::Data::new(self.tokens.clone()))
-            .app_data(web::Data::new(self.uploads.clone()))
-            .app_data(web::Data::new(self.pictures.clone()))
-            .app_data(web::Data::from(self.avatars.clone()))
-            .app_data(web::Data::from(self.upload_rate.clone()));
+            .app_data(web::Data::from(self.gate.clone()))
+            .app_data(web::Data::from(self.uploads.clone()))
+            .app_data(web::Data::from(self.pictures.clone()))
+            .app_data(web::Data::from(self.avatars.clone()));
     }
 }
 
@@ -178,9 +198,7 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
         let context = context.clone();
         App::new()
             .configure(|cfg| context.register(cfg))
-            .configure(|cfg| {
-                crate::http::configure(cfg, &context.settings.server.cors_allowed_origins);
-            })
+            .configure(|cfg| crate::http::configure(cfg, &context.edge.cors_allowed_origins))
             .wrap(crate::http::error_handlers())
             .wrap(actix_web::middleware::from_fn(crate::http::observe))
     })
@@ -193,10 +211,7 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
 
 /// `visage gc`: one pass of [`cleanup::collect`] over every user, then a summary on stdout.
 pub async fn gc(settings: Settings, dry_run: bool) -> Result<(), StartError> {
-    let store: Arc<dyn ObjectStore> = match settings.backend() {
-        Backend::Fs => Arc::new(FolderStore::open(&settings.storage.fs.root).await?),
-        Backend::S3 => Arc::new(S3Store::new(&settings.storage.s3)),
-    };
+    let store = open_store(&settings).await?;
     let policy = cleanup::GcPolicy {
         grace: Duration::from_secs(settings.storage.cleanup_grace_secs),
         write_back: settings.write_back_enabled(),
@@ -211,10 +226,9 @@ pub async fn gc(settings: Settings, dry_run: bool) -> Result<(), StartError> {
     );
     tracing::info!(?report, dry_run, "gc finished");
     if report.failed > 0 {
-        return Err(StartError::Component(format!(
-            "{} deletions failed; run gc again",
-            report.failed
-        )));
+        return Err(StartError::GcIncomplete {
+            failed: report.failed,
+        });
     }
     Ok(())
 }
