@@ -19,6 +19,7 @@ use crate::browser::{
 use crate::common::TestApp;
 
 mod embed;
+mod examples;
 
 pub const RED: [u8; 3] = [220, 30, 30];
 pub const GREEN: [u8; 3] = [30, 200, 60];
