@@ -1,9 +1,10 @@
 //! The page's editor (`<visage-avatar-editor>`), in a real headless Chromium: the square moved
-//! and zoomed with the keyboard is the stored master; a 12 MP photo is scaled in the browser and
-//! sent under 1 MB; axe-core finds no accessibility violation; the ThumbHash placeholder is drawn;
-//! the example URLs follow the page's address. Also writes the README's screenshot (when asked)
-//! and holds the throttled-upload benchmark (ignored; `bench/editor.sh`). The element on another
-//! origin is in `editor/embed.rs`, the examples that use it in `editor/examples.rs`.
+//! and zoomed with the keyboard is the stored master, and follows the wheel, a mouse drag and a
+//! pinch; a 12 MP photo is scaled in the browser and sent under 1 MB; axe-core finds no
+//! accessibility violation; the ThumbHash placeholder is drawn; the example URLs follow the
+//! page's address. Also writes the README's screenshot (when asked) and holds the
+//! throttled-upload benchmark (ignored; `bench/editor.sh`). The element on another origin is in
+//! `editor/embed.rs`, the examples that use it in `editor/examples.rs`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -249,6 +250,126 @@ async fn the_square_moved_and_zoomed_with_the_keyboard_is_the_stored_master() {
     // The ThumbHash placeholder was decoded by the page: blue as well.
     let placeholder = canvas_colour(client, "placeholder").await;
     assert!(near(placeholder, BLUE, 40.0), "placeholder {placeholder:?}");
+
+    session.close().await;
+    app.stop().await;
+}
+
+/// The stage's centre in viewport pixels, for wheel and touch actions (which take no element).
+async fn stage_centre(client: &Client) -> (i64, i64) {
+    let value = client
+        .execute(
+            &format!(
+                "const r = {EDITOR}.getElementById('stage').getBoundingClientRect(); \
+                 return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];"
+            ),
+            vec![],
+        )
+        .await
+        .expect("stage box");
+    let n = |i: usize| value[i].as_i64().expect("integer");
+    (n(0), n(1))
+}
+
+#[actix_web::test]
+async fn the_square_follows_the_wheel_a_mouse_drag_and_a_pinch() {
+    use fantoccini::actions::{
+        InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions, WheelAction,
+        WheelActions,
+    };
+    let app = TestApp::spawn(&[("server.dev", "true")]).await;
+    let Some(session) = session(&app).await else {
+        return;
+    };
+    let client = &session.client;
+    let files = tempfile::tempdir().expect("tempdir");
+    let photo = files.path().join("stripes.jpg");
+    stripes(&photo);
+    choose(client, &photo).await;
+    assert_eq!(square(client).await, (200.0, 0.0, 800.0));
+    let (cx, cy) = stage_centre(client).await;
+    // The 1200×800 picture is drawn 480 px wide: one CSS pixel is 2.5 of its pixels.
+    let stage_width = client
+        .execute(
+            &format!("return {EDITOR}.getElementById('stage').getBoundingClientRect().width;"),
+            vec![],
+        )
+        .await
+        .expect("width");
+    let scale = 1200.0 / stage_width.as_f64().expect("number");
+
+    // The wheel (up) zooms in around the same centre.
+    let wheel = WheelActions::new("wheel".into()).then(WheelAction::Scroll {
+        duration: None,
+        x: cx,
+        y: cy,
+        delta_x: 0,
+        delta_y: -300,
+    });
+    client.perform_actions(wheel).await.expect("wheel");
+    let (x, y, side) = square(client).await;
+    assert!(side < 700.0, "zoomed in by the wheel: {side}");
+    assert!(
+        (x + side / 2.0 - 600.0).abs() <= 1.0 && (y + side / 2.0 - 400.0).abs() <= 1.0,
+        "still centred: {x},{y},{side}"
+    );
+
+    // A mouse drag 40 CSS px to the left moves the square as far in the picture's pixels.
+    let stage = in_editor(client, "[part~=crop]").await;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: stage,
+            duration: None,
+            x: 0,
+            y: 0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: None,
+            x: -40,
+            y: 0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    client.perform_actions(drag).await.expect("drag");
+    let (dragged_x, dragged_y, dragged_side) = square(client).await;
+    assert_eq!((dragged_y, dragged_side), (y, side), "only moved");
+    assert!(
+        (x - dragged_x - 40.0 * scale).abs() <= 2.0,
+        "moved from {x} to {dragged_x}, expected {} px",
+        40.0 * scale
+    );
+
+    // Two fingers moving apart to four times their distance: a square a quarter the side.
+    let finger = |id: &str, direction: i64| {
+        TouchActions::new(id.into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: cx + direction * 10,
+                y: cy,
+            })
+            .then(PointerAction::Down { button: 0 })
+            .then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(100)),
+                x: cx + direction * 40,
+                y: cy,
+            })
+            .then(PointerAction::Up { button: 0 })
+    };
+    client
+        .perform_actions(
+            fantoccini::actions::Actions::from(finger("left", -1)).and(finger("right", 1)),
+        )
+        .await
+        .expect("pinch");
+    let (_, _, pinched) = square(client).await;
+    assert!(
+        (pinched - side / 4.0).abs() <= 2.0,
+        "a pinch to 4x the distance: {side} became {pinched}"
+    );
 
     session.close().await;
     app.stop().await;
