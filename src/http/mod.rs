@@ -123,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) 
         .service(resource("/openapi.json").route(get_or_head().to(openapi::openapi_json)))
         .service(resource("/").route(get_or_head().to(page::index)))
         .service(resource("/static/{file}").route(get_or_head().to(page::asset)))
+        .service(resource("/editor.js").route(get_or_head().to(page::editor_js)))
         .service(
             resource("/v1/me/picture")
                 .wrap(actix_web::middleware::from_fn(upload::close_after_errors))

@@ -20,6 +20,7 @@ use crate::error::ErrorBody;
         crate::http::health::metrics,
         openapi_json,
         crate::http::page::index,
+        crate::http::page::editor_js,
         crate::http::initials::initials,
         crate::http::avatar::avatar,
         crate::http::upload::upload_me,

@@ -1,8 +1,10 @@
-//! `GET /` (the upload page) and `GET /static/{file}` (its script and style), under a strict CSP.
+//! `GET /` (the upload page), `GET /static/{file}` (its script and style) and `GET /editor.js`
+//! (the embeddable editor the page hosts).
 //!
-//! The page has no build step and loads nothing from elsewhere: its HTML, JS and CSS are compiled
-//! in from `static/`. The CSP forbids inline scripts and styles, so the script and the style are
-//! separate files, versioned in their URLs by a hash of their content.
+//! Nothing has a build step and the page loads nothing from elsewhere: its HTML, JS and CSS and
+//! the editor module are compiled in from `static/`. The page's CSP forbids inline scripts and
+//! styles, so its script and style are separate files, versioned in their URLs by a hash of their
+//! content, as the editor module is.
 
 use std::sync::LazyLock;
 
@@ -47,6 +49,24 @@ impl Asset {
         self.etag.trim_matches('"')
     }
 }
+
+/// `<visage-avatar-editor>`, for this page and any app's own (API.md, "The embeddable editor").
+static EDITOR: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/editor.js"),
+    )
+});
+
+/// `Cache-Control` of the editor at its versioned URL (`?v=` the current version): the content
+/// behind that URL never changes.
+const EDITOR_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of the editor at any other URL (none or an older `?v=`): an app that embeds
+/// `/editor.js` as it is gets a new release within five minutes, and a page that still names an
+/// old version (or reaches an instance not yet upgraded during a rolling deploy) is not pinned
+/// to content that is not that version. The strong ETag makes each later check a 304.
+const EDITOR_SHORT: &str = "public, max-age=300";
 
 static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
     [
@@ -108,6 +128,43 @@ pub async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResp
     Ok(response.content_type(asset.content_type).body(asset.body))
 }
 
+/// The editor module for any origin: CORS and `Cross-Origin-Resource-Policy` open, so a
+/// `<script type="module">` on an app's page (even a cross-origin-isolated one) loads it.
+#[utoipa::path(get, path = "/editor.js", tag = "page",
+    params(("v" = Option<String>, Query,
+        description = "The module's version (its ETag without quotes), as the page's own URL carries it: with the current one the answer is cached for a year, immutable; otherwise for five minutes")),
+    responses(
+        (status = 200, description = "The ES module defining `<visage-avatar-editor>`", content_type = "text/javascript"),
+        (status = 304, description = "Not modified (`If-None-Match`)")))]
+pub async fn editor_js(req: HttpRequest) -> HttpResponse {
+    let editor = &*EDITOR;
+    let current = form_urlencoded::parse(req.query_string().as_bytes())
+        .any(|(key, value)| key == "v" && value == editor.version());
+    let fresh = etag_matches(&req, &editor.etag);
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, editor.etag.as_str()))
+        .insert_header((
+            header::CACHE_CONTROL,
+            if current {
+                EDITOR_IMMUTABLE
+            } else {
+                EDITOR_SHORT
+            },
+        ))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header(("cross-origin-resource-policy", "cross-origin"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if fresh {
+        return response.finish();
+    }
+    response.content_type(editor.content_type).body(editor.body)
+}
+
 fn render(edge: &EdgeConfig) -> String {
     let dev = edge.dev;
     let (mode_note, token_field) = if dev {
@@ -142,6 +199,7 @@ fn render(edge: &EdgeConfig) -> String {
         .replace("{{PUBLIC_URL}}", &escape_html(&edge.public_url))
         .replace("{{JS_VERSION}}", js.version())
         .replace("{{CSS_VERSION}}", css.version())
+        .replace("{{EDITOR_VERSION}}", EDITOR.version())
         .replace("{{EXAMPLE_HASH}}", &example_hash)
 }
 

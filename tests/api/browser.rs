@@ -1,12 +1,14 @@
 //! The page in a real headless Chromium: choose a JPEG, upload it, see it; choose an SVG, see the
-//! API's own error message; drop a PNG, see it. Skips without a browser, unless
-//! VISAGE_TEST_REQUIRE_BROWSER is set.
+//! API's own error message; drop a PNG, see it; all through the page's `<visage-avatar-editor>`.
+//! Also the Chromium harness the other browser tests share. Skips without a browser, unless
+//! VISAGE_TEST_REQUIRE_BROWSER is set or CI=true.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::{Element, ElementRef};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -26,6 +28,12 @@ impl Drop for Driver {
     }
 }
 
+/// Whether a missing test dependency fails the test instead of skipping it: under `scripts/test`
+/// (which sets `require`) and in CI.
+pub fn required(require: &str) -> bool {
+    std::env::var_os(require).is_some() || std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
 /// The browser and driver given by `scripts/test`, or `None` (skip) when they are not set.
 pub fn browser() -> Option<(PathBuf, PathBuf)> {
     let path = |name: &str| {
@@ -40,8 +48,8 @@ pub fn browser() -> Option<(PathBuf, PathBuf)> {
         return Some((driver, chromium));
     }
     assert!(
-        std::env::var_os("VISAGE_TEST_REQUIRE_BROWSER").is_none(),
-        "VISAGE_TEST_REQUIRE_BROWSER is set but VISAGE_TEST_CHROMEDRIVER or \
+        !required("VISAGE_TEST_REQUIRE_BROWSER"),
+        "VISAGE_TEST_REQUIRE_BROWSER or CI is set but VISAGE_TEST_CHROMEDRIVER or \
          VISAGE_TEST_CHROMIUM does not name a file"
     );
     eprintln!("skipping browser test: no Chromium (run scripts/test)");
@@ -121,8 +129,30 @@ pub async fn until(client: &Client, what: &str, script: &str) -> Value {
     }
 }
 
+/// The shadow root of the page's first `<visage-avatar-editor>`, as a script expression.
+pub const EDITOR: &str = "document.querySelector('visage-avatar-editor').shadowRoot";
+
+/// The element inside the editor's shadow root that `selector` names (`[part~=upload]`, `#stage`),
+/// for WebDriver to type into or click: CSS locators do not reach into shadow roots.
+pub async fn in_editor(client: &Client, selector: &str) -> Element {
+    // Polled: the module may still be loading, and until it runs there is no shadow root.
+    let script = format!("return {EDITOR}?.querySelector({selector:?}) ?? null;");
+    let found = until(client, selector, &script).await;
+    let id = found
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{selector} is not an element: {found}"));
+    Element::from_element_id(client.clone(), ElementRef::from(id.to_owned()))
+}
+
+/// The text of the editor's error, or `null` while none is shown, as a script.
+pub fn editor_error() -> String {
+    format!("const e = {EDITOR}.getElementById('error'); return e.hidden ? null : e.textContent;")
+}
+
 /// A small photo-like JPEG.
-fn jpeg(path: &Path) {
+pub fn jpeg(path: &Path) {
     let img = image::RgbImage::from_fn(96, 64, |x, y| {
         image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
     });
@@ -178,10 +208,7 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
     assert!(client.find(Locator::Css("#token")).await.is_err());
 
     // A JPEG through the file picker: the editor, upload, the stored picture displayed.
-    let input = client
-        .find(Locator::Css("#file"))
-        .await
-        .expect("file input");
+    let input = in_editor(&client, "[part~=file-input]").await;
     input
         .send_keys(photo.to_str().expect("utf-8 path"))
         .await
@@ -189,23 +216,20 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
     until(
         &client,
         "the editor",
-        "return document.getElementById('editor').dataset.ready === 'true';",
+        &format!("return {EDITOR}.getElementById('editor').dataset.ready === 'true';"),
     )
     .await;
-    client
-        .find(Locator::Css("#upload-button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    let upload = in_editor(&client, "[part~=upload]").await;
+    upload.click().await.expect("click");
     let shown = until(
         &client,
         "the uploaded picture",
-        "const img = document.getElementById('result'); \
-         const fig = document.getElementById('result-figure'); \
-         return !fig.hidden && img.complete && img.naturalWidth > 0 \
-           ? { src: img.src, width: img.naturalWidth, error: document.getElementById('error').hidden } : null;",
+        &format!(
+            "const root = {EDITOR}; const img = root.getElementById('result'); \
+             const fig = root.getElementById('result-figure'); \
+             return !fig.hidden && img.complete && img.naturalWidth > 0 \
+               ? {{ src: img.src, width: img.naturalWidth, error: root.getElementById('error').hidden }} : null;"
+        ),
     )
     .await;
     let src = shown["src"].as_str().expect("src");
@@ -222,27 +246,12 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
     );
 
     // An SVG: the page shows the API's own message.
-    let input = client
-        .find(Locator::Css("#file"))
-        .await
-        .expect("file input");
     input
         .send_keys(drawing.to_str().expect("utf-8 path"))
         .await
         .expect("file chosen");
-    client
-        .find(Locator::Css("#upload-button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
-    let message = until(
-        &client,
-        "the error message",
-        "const e = document.getElementById('error'); return e.hidden ? null : e.textContent;",
-    )
-    .await;
+    upload.click().await.expect("click");
+    let message = until(&client, "the error message", &editor_error()).await;
     assert_eq!(message, expected_refusal.as_str());
 
     // A PNG dropped on the drop zone (a synthetic drop, as WebDriver cannot drag from the desktop).
@@ -257,25 +266,20 @@ async fn a_person_uploads_a_photo_drops_a_png_and_sees_why_an_svg_is_refused() {
              canvas.toBlob((blob) => {
                const data = new DataTransfer();
                data.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
-               document.getElementById('drop').dispatchEvent(
+               const root = document.querySelector('visage-avatar-editor').shadowRoot;
+               root.querySelector('[part~=drop]').dispatchEvent(
                  new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
-               done(document.getElementById('file').files[0].name);
+               done(root.querySelector('[part~=file-input]').files[0].name);
              }, 'image/png');",
             vec![],
         )
         .await
         .expect("drop");
     assert_eq!(dropped, "dropped.png");
-    client
-        .find(Locator::Css("#upload-button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    upload.click().await.expect("click");
     let script = format!(
-        "const img = document.getElementById('result'); \
-         return document.getElementById('error').hidden && img.src !== {src:?} \
+        "const root = {EDITOR}; const img = root.getElementById('result'); \
+         return root.getElementById('error').hidden && img.src !== {src:?} \
            && img.complete && img.naturalWidth > 0 ? img.src : null;"
     );
     let second = until(&client, "the dropped picture", &script).await;
@@ -305,25 +309,22 @@ async fn outside_dev_mode_the_page_sends_the_pasted_access_token() {
     let driver = start_driver(&driver_path).await;
     let client = open_browser(&driver, &chromium, &files.path().join("profile")).await;
     client.goto(&app.url("/")).await.expect("page opens");
-    let input = client
-        .find(Locator::Css("#file"))
-        .await
-        .expect("file input");
+    let input = in_editor(&client, "[part~=file-input]").await;
     input
         .send_keys(photo.to_str().expect("utf-8 path"))
         .await
         .expect("file chosen");
-    let upload = client
-        .find(Locator::Css("#upload-button"))
-        .await
-        .expect("button");
+    let upload = in_editor(&client, "[part~=upload]").await;
 
-    // No token: the page asks for one and sends nothing.
+    // No token: the page asks for one, moves the focus to its field, and sends nothing.
     upload.click().await.expect("click");
-    let error_text =
-        "const e = document.getElementById('error'); return e.hidden ? null : e.textContent;";
-    let asked = until(&client, "the request for a token", error_text).await;
+    let asked = until(&client, "the request for a token", &editor_error()).await;
     assert_eq!(asked, "Paste an access token first.");
+    let focused = client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .expect("focus");
+    assert_eq!(focused, "token");
 
     // A token that is not the tenant's: the API's 401 message is shown.
     let field = client
@@ -335,8 +336,10 @@ async fn outside_dev_mode_the_page_sends_the_pasted_access_token() {
     let refused = until(
         &client,
         "the API's refusal",
-        "const e = document.getElementById('error'); \
-         return !e.hidden && e.textContent !== 'Paste an access token first.' ? e.textContent : null;",
+        &format!(
+            "const e = {EDITOR}.getElementById('error'); \
+             return !e.hidden && e.textContent !== 'Paste an access token first.' ? e.textContent : null;"
+        ),
     )
     .await;
     let expected: Value = app
@@ -363,9 +366,11 @@ async fn outside_dev_mode_the_page_sends_the_pasted_access_token() {
     let shown = until(
         &client,
         "the uploaded picture",
-        "const img = document.getElementById('result'); \
-         return document.getElementById('error').hidden && img.complete && img.naturalWidth > 0 \
-           ? img.src : null;",
+        &format!(
+            "const root = {EDITOR}; const img = root.getElementById('result'); \
+             return root.getElementById('error').hidden && img.complete && img.naturalWidth > 0 \
+               ? img.src : null;"
+        ),
     )
     .await;
     assert!(

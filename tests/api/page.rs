@@ -1,4 +1,5 @@
-//! The browser page at `/`, its static files, and CORS on the upload API.
+//! The browser page at `/`, its static files, the editor module `/editor.js`, and CORS on the
+//! upload API.
 
 use crate::common::TestApp;
 
@@ -98,6 +99,147 @@ async fn the_script_and_style_are_cacheable_and_revalidated() {
     }
     let missing = app.get("/static/other.js").await;
     assert_eq!(missing.status(), 404);
+    app.stop().await;
+}
+
+/// The page's `src` of the editor module: `/editor.js?v=…`.
+fn editor_link(html: &str) -> String {
+    let marker = "<script type=\"module\" src=\"";
+    let start = html.find(marker).expect("the page loads the editor module") + marker.len();
+    let end = start + html[start..].find('"').expect("closing quote");
+    html[start..end].to_owned()
+}
+
+#[actix_web::test]
+async fn the_editor_module_is_served_to_every_origin_and_immutable_at_its_version() {
+    let app = TestApp::spawn(&[]).await;
+    let html = app.get("/").await.text().await.expect("html");
+    let versioned = editor_link(&html);
+    let version = versioned
+        .strip_prefix("/editor.js?v=")
+        .unwrap_or_else(|| panic!("{versioned}"))
+        .to_owned();
+    let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/static/editor.js"))
+        .expect("static/editor.js");
+    // (path, Origin, immutable)
+    let cases = [
+        (versioned.as_str(), Some("https://app.example.com"), true),
+        (versioned.as_str(), None, true),
+        ("/editor.js", Some("https://app.example.com"), false),
+        ("/editor.js?v=0123456789abcdef0123", None, false),
+        ("/editor.js?x=1", Some("null"), false),
+    ];
+    for (path, origin, immutable) in cases {
+        let mut request = app.client.get(app.url(path));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let res = request.send().await.expect("get");
+        let what = format!("{path} from {origin:?}");
+        assert_eq!(res.status(), 200, "{what}");
+        assert_eq!(
+            header(&res, "content-type"),
+            Some("text/javascript; charset=utf-8"),
+            "{what}"
+        );
+        assert_eq!(
+            header(&res, "access-control-allow-origin"),
+            Some("*"),
+            "{what}"
+        );
+        assert_eq!(
+            header(&res, "cross-origin-resource-policy"),
+            Some("cross-origin"),
+            "{what}"
+        );
+        assert_eq!(
+            header(&res, "x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            header(&res, "etag"),
+            Some(format!("\"{version}\"").as_str()),
+            "{what}"
+        );
+        let cache = header(&res, "cache-control")
+            .expect("cache-control")
+            .to_owned();
+        if immutable {
+            assert_eq!(cache, "public, max-age=31536000, immutable", "{what}");
+        } else {
+            assert!(!cache.contains("immutable"), "{what}: {cache}");
+            let max_age: u64 = cache
+                .split(", ")
+                .find_map(|d| d.strip_prefix("max-age="))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("{what}: {cache}"));
+            assert!(max_age <= 3600, "{what}: {cache}");
+        }
+        assert_eq!(
+            res.bytes().await.expect("body"),
+            file,
+            "{what}: the file itself"
+        );
+    }
+    // Revalidation, HEAD, and nothing but GET and HEAD.
+    let again = app
+        .client
+        .get(app.url(&versioned))
+        .header("if-none-match", format!("\"{version}\""))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(again.status(), 304);
+    assert_eq!(header(&again, "access-control-allow-origin"), Some("*"));
+    let head = app
+        .client
+        .head(app.url(&versioned))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(file.len().to_string().as_str())
+    );
+    let post = app
+        .client
+        .post(app.url("/editor.js"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(post.status(), 405);
+    app.stop().await;
+}
+
+/// The issue's budget for the editor module: under 30 KB once gzipped, as a CDN or a server
+/// with compression sends it (`gzip` at its default level, as `gzip on` in nginx is close to).
+#[actix_web::test]
+async fn the_editor_module_stays_under_30_kb_gzipped() {
+    use std::io::Write;
+    let app = TestApp::spawn(&[]).await;
+    let module = app.get("/editor.js").await.bytes().await.expect("module");
+    let mut gzip = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip runs (Debian's gzip package is essential)");
+    gzip.stdin
+        .take()
+        .expect("stdin")
+        .write_all(&module)
+        .expect("module written to gzip");
+    let gzipped = gzip.wait_with_output().expect("gzip output");
+    assert!(gzipped.status.success());
+    let size = gzipped.stdout.len();
+    eprintln!("editor.js: {} bytes, {size} bytes gzipped", module.len());
+    assert!(size > 1000, "gzip gave {size} bytes: not the module");
+    assert!(
+        size < 30_000,
+        "editor.js is {size} bytes gzipped: over 30 KB"
+    );
     app.stop().await;
 }
 
