@@ -5,6 +5,7 @@
 //! The one line per request has its own cheaper writer, [`access_log`], under the same
 //! `RUST_LOG` filter (target `visage::access`).
 
+pub mod access_line;
 pub mod access_log;
 
 use std::io::IsTerminal;

@@ -14,7 +14,8 @@ use tracing::Instrument;
 use super::{cors, route_label};
 use crate::error::ApiError;
 use crate::metrics::HttpObserver;
-use crate::telemetry::access_log::{AccessLog, AccessRecord, Failure};
+use crate::telemetry::access_line::{AccessRecord, Failure};
+use crate::telemetry::access_log::AccessLog;
 use crate::vocabulary::ErrorChain;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -2,14 +2,17 @@
 
 use async_trait::async_trait;
 
+/// The adapter's account of what went wrong.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The identity provider refused the write (a 4xx other than 429): retrying will not help.
-    #[error("the profile update was rejected: {0}")]
-    Rejected(String),
+    #[error("the profile update was rejected")]
+    Rejected(#[source] Cause),
     /// The write did not land in time (5xx, 429 past the deadline, network errors, timeouts).
-    #[error("the profile service is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the profile service is unavailable")]
+    Unavailable(#[source] Cause),
 }
 
 #[async_trait]

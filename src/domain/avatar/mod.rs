@@ -8,6 +8,7 @@
 mod breaker;
 mod cache_policy;
 mod color;
+mod default_picture;
 mod gate;
 mod request;
 mod service;

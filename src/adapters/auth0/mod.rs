@@ -1,0 +1,276 @@
+//! Auth0 Management API adapter: writes a user's picture URL with a cached client-credentials token.
+//!
+//! One `PATCH /api/v2/users/{id}` per write carrying only `{"<field>": {"picture": …}}` (Auth0
+//! merges metadata at the first level, so every other key is left alone). The token
+//! ([`token`]) is fetched once, shared, and refreshed shortly before it expires or when Auth0
+//! answers 401; failures are retried as [`retry`] says, and the whole write is bounded by
+//! `auth0.management.timeout_secs`.
+
+mod retry;
+mod token;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use prometheus::IntCounterVec;
+use tokio::time::Instant;
+
+pub use retry::CallFault;
+use retry::{Failure, backoff, classify};
+use token::{Credentials, TokenSource};
+
+use crate::metrics::Metrics;
+use crate::ports::{ProfileError, ProfileStore};
+use crate::settings::{MetadataField, Settings};
+use crate::vocabulary::ErrorChain;
+
+/// Everything but RFC 3986's unreserved characters is escaped, so `auth0|abc` and ids holding
+/// `/` stay one path segment (`auth0%7Cabc`).
+const USER_ID_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+#[derive(Debug, thiserror::Error)]
+pub enum Auth0SetupError {
+    #[error("auth0.management.{0} is required when write-back is on")]
+    Missing(&'static str),
+    #[error("cannot build the Management API client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot register the Management API metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// The production [`ProfileStore`]: Auth0's Management API.
+pub struct Auth0Profiles {
+    http: reqwest::Client,
+    base: String,
+    token: TokenSource,
+    field: MetadataField,
+    bound: Duration,
+    calls: IntCounterVec,
+}
+
+impl fmt::Debug for Auth0Profiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth0Profiles")
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .field("field", &self.field)
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth0Profiles {
+    /// Builds the client from `auth0.management.*` (base defaults to `auth.issuer`) and registers
+    /// `visage_auth0_management_calls_total{call, outcome}`.
+    pub fn from_settings(settings: &Settings, metrics: &Metrics) -> Result<Self, Auth0SetupError> {
+        let m = &settings.auth0.management;
+        let base = settings
+            .management_base_url()
+            .ok_or(Auth0SetupError::Missing("base_url"))?;
+        let audience = settings
+            .management_audience()
+            .ok_or(Auth0SetupError::Missing("audience"))?;
+        let client_id = m
+            .client_id
+            .clone()
+            .ok_or(Auth0SetupError::Missing("client_id"))?;
+        let client_secret = m
+            .client_secret
+            .clone()
+            .ok_or(Auth0SetupError::Missing("client_secret"))?;
+        let bound = Duration::from_secs(m.timeout_secs.max(1));
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(bound.min(Duration::from_secs(5)))
+            .timeout(bound)
+            .user_agent(concat!("visage/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let calls = metrics.auth0_calls()?;
+        let token = TokenSource::new(
+            format!("{base}/oauth/token"),
+            audience,
+            Credentials {
+                client_id,
+                client_secret,
+            },
+        );
+        Ok(Self {
+            http,
+            base,
+            token,
+            field: m.field,
+            bound,
+            calls,
+        })
+    }
+
+    /// `{base}/api/v2/users/{id}` with the id escaped as one segment.
+    fn user_url(&self, user_id: &str) -> String {
+        format!(
+            "{}/api/v2/users/{}",
+            self.base,
+            utf8_percent_encode(user_id, USER_ID_SEGMENT)
+        )
+    }
+
+    fn count(&self, call: &'static str) -> impl Fn(&'static str) + '_ {
+        move |outcome| self.calls.with_label_values(&[call, outcome]).inc()
+    }
+
+    /// Retries until the write lands, fails for good, or a wait would pass `deadline`.
+    async fn write(
+        &self,
+        user_id: &str,
+        body: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<(), ProfileError> {
+        let url = self.user_url(user_id);
+        let mut stale: Option<String> = None;
+        let mut refreshed_after_401 = false;
+        let mut attempt: u32 = 0;
+        loop {
+            let result = match self
+                .token
+                .get(&self.http, stale.take(), self.count("token"))
+                .await
+            {
+                Ok(token) => self.patch(&url, &token, body).await,
+                Err(failure) => Err(failure),
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(Failure::Fatal(fault)) => return Err(ProfileError::Rejected(Box::new(fault))),
+                Err(Failure::Unauthorized { token }) if !refreshed_after_401 => {
+                    // Rotated keys or a revoked grant: one fresh token, then one more try.
+                    refreshed_after_401 = true;
+                    stale = Some(token);
+                }
+                Err(Failure::Unauthorized { .. }) => {
+                    return Err(ProfileError::Rejected(Box::new(
+                        CallFault::FreshTokenRefused,
+                    )));
+                }
+                Err(Failure::Transient { fault, after }) => {
+                    let wait = after.unwrap_or_else(|| backoff(attempt));
+                    attempt += 1;
+                    if Instant::now() + wait >= deadline {
+                        return Err(ProfileError::Unavailable(Box::new(CallFault::OutOfTime {
+                            bound: self.bound.as_secs(),
+                            last: Box::new(fault),
+                        })));
+                    }
+                    tracing::warn!(
+                        reason = %ErrorChain(&fault),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "Auth0 Management API write will be retried"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn patch(&self, url: &str, token: &str, body: &serde_json::Value) -> Result<(), Failure> {
+        let response = self
+            .http
+            .patch(url)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await;
+        let count = self.count("patch");
+        let response = match response {
+            Ok(r) => r,
+            Err(err) => {
+                count("network_error");
+                return Err(Failure::network("patch", err));
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            count("ok");
+            return Ok(());
+        }
+        Err(classify(
+            "patch",
+            status,
+            response.headers(),
+            Some(token),
+            count,
+        ))
+    }
+}
+
+#[async_trait]
+impl ProfileStore for Auth0Profiles {
+    async fn set_picture(&self, user_id: &str, picture: Option<&str>) -> Result<(), ProfileError> {
+        if matches!(user_id, "" | "." | "..") {
+            // These would not stay one path segment once the URL is normalized.
+            return Err(ProfileError::Rejected(Box::new(CallFault::NotAUserId(
+                user_id.to_owned(),
+            ))));
+        }
+        let body = picture_body(self.field, picture);
+        let deadline = Instant::now() + self.bound;
+        let outcome = tokio::time::timeout_at(deadline, self.write(user_id, &body, deadline)).await;
+        let result = outcome.unwrap_or_else(|_| {
+            Err(ProfileError::Unavailable(Box::new(CallFault::TimedOut(
+                self.bound.as_secs(),
+            ))))
+        });
+        match &result {
+            Ok(()) => tracing::info!(
+                user_id,
+                field = %self.field,
+                removed = picture.is_none(),
+                "profile picture written back to Auth0"
+            ),
+            Err(err) => {
+                tracing::warn!(user_id, error = %ErrorChain(err), "profile write-back failed");
+            }
+        }
+        result
+    }
+}
+
+/// The PATCH body: only the picture, under the configured field. A removal sends `null`, which
+/// Auth0 documents as removing the attribute (root) or the metadata key (first-level merge).
+fn picture_body(field: MetadataField, picture: Option<&str>) -> serde_json::Value {
+    match field {
+        MetadataField::Root => serde_json::json!({ "picture": picture }),
+        MetadataField::UserMetadata | MetadataField::AppMetadata => {
+            serde_json::json!({ field.as_str(): { "picture": picture } })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_one_segment() {
+        let cases = [
+            (
+                "auth0|5f7c8ec7c33c6c004bbafe82",
+                "auth0%7C5f7c8ec7c33c6c004bbafe82",
+            ),
+            ("samlp|corp/jane.doe", "samlp%7Ccorp%2Fjane.doe"),
+            ("a b?#%", "a%20b%3F%23%25"),
+        ];
+        for (id, segment) in cases {
+            assert_eq!(
+                utf8_percent_encode(id, USER_ID_SEGMENT).to_string(),
+                segment
+            );
+        }
+    }
+}
