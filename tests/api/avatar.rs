@@ -228,6 +228,28 @@ async fn invalid_requests_are_400_and_never_reach_upstream() {
     app.stop().await;
 }
 
+/// A provisional fallback (an AVIF too large to wait for, its WebP stand-in served meanwhile)
+/// during upstream trouble keeps the fallback's own short `max-age`: the stand-in's cap
+/// shortens an answer's lifetime, never lengthens it.
+#[actix_web::test]
+async fn a_stand_in_fallback_during_trouble_keeps_the_fallbacks_max_age() {
+    let (app, gravatar) = spawn(&[("gravatar.ttl_fallback", "30")]).await;
+    let h = hash(Behaviour::Error, 7);
+    let response = app
+        .client
+        .get(app.url(&format!("/avatar/{h}?s=512&name=Ann%20Lee")))
+        .header("accept", "image/avif,image/webp,*/*")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-avatar-source"), "fallback");
+    assert_eq!(header(&response, "content-type"), "image/webp", "the stand-in");
+    assert_eq!(header(&response, "cache-control"), "public, max-age=30");
+    gravatar.stop().await;
+    app.stop().await;
+}
+
 /// Upstream trouble of every kind gives the initials fallback with the short `max-age`.
 #[actix_web::test]
 async fn upstream_trouble_gives_the_fallback_with_a_short_max_age() {
