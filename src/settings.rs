@@ -56,6 +56,8 @@ pub struct Server {
     pub shutdown_timeout_secs: u64,
     pub log_format: LogFormat,
     pub cors_allowed_origins: Vec<String>,
+    /// A listener of its own for `/metrics` (then gone from the public one).
+    pub metrics_bind: Option<String>,
 }
 
 /// `storage.backend`.
@@ -292,6 +294,27 @@ impl Settings {
         })
     }
 
+    /// The metrics listener's address (`server.metrics_bind`), already validated; `None`: the
+    /// public listener serves `/metrics`.
+    pub fn metrics_bind_addr(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        let Some(text) = &self.server.metrics_bind else {
+            return Ok(None);
+        };
+        let addr: SocketAddr = text.parse().map_err(|_| {
+            invalid(
+                "server.metrics_bind",
+                format!("expected an address like 0.0.0.0:9090, got {text:?}"),
+            )
+        })?;
+        if Some(addr) == self.bind_addr().ok() {
+            return Err(invalid(
+                "server.metrics_bind",
+                "must differ from server.bind (it keeps /metrics off the public listener)",
+            ));
+        }
+        Ok(Some(addr))
+    }
+
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> &str {
         self.server.public_url.trim_end_matches('/')
@@ -329,6 +352,7 @@ impl Settings {
 
     fn validate_server(&self) -> Result<(), SettingsError> {
         let bind = self.bind_addr()?;
+        self.metrics_bind_addr()?;
         check_url("server.public_url", &self.server.public_url)?;
         for origin in &self.server.cors_allowed_origins {
             check_url("server.cors_allowed_origins", origin)?;
