@@ -42,6 +42,7 @@ def test_image_declares_a_non_root_user_its_ports_volume_and_health_check(inspec
     assert config["Cmd"] == ["serve"]
     # podman reports the Docker-format health check beside Config, docker inside it.
     healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck")
+    assert healthcheck, "the image declares no HEALTHCHECK"
     assert healthcheck["Test"] == ["CMD", "/usr/local/bin/visage", "healthcheck"]
 
 
