@@ -1,5 +1,4 @@
-//! `visage healthcheck [--ready]`: asks this instance's `/healthz` (or `/readyz`) for images
-//! that have no shell or curl, and answers with the exit status a container health check reads.
+//! `visage healthcheck [--ready]`: one GET of this instance's `/healthz` (`/readyz`), exit 0 or 1.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};

@@ -1,5 +1,4 @@
-//! What deployments lean on: `server.metrics_bind` (a listener of its own for `/metrics`) and the
-//! `visage healthcheck [--ready]` command that container health checks run.
+//! What deployments lean on: `server.metrics_bind` and the `visage healthcheck [--ready]` command.
 
 use std::net::TcpListener;
 use std::process::{Command, Output};
