@@ -54,4 +54,4 @@ fi
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/tests/deploy/containers.conf}"
 
 log "pytest tests/deploy"
-exec python -m pytest tests/deploy -p no:cacheprovider -ra "$@"
+exec python -m pytest tests/deploy -p no:cacheprovider -ra --durations=5 "$@"
