@@ -3,10 +3,15 @@
 # secrets, layout, key and bucket made) and restart (down, up: volumes kept), median of RUNS.
 # It runs the suite's compose check (tests/deploy/test_compose.py, which also uploads a picture
 # between the two and reads it back) and reads the times that check prints.
+# The images are built as the suite builds them (deploy/image/local-base.sh, the installed Garage).
 # Usage: bench/compose-up.sh [RUNS] (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
+# The release binary when there is one (scripts/image builds it), as a deployment would run.
+if [ -z "${VISAGE_DEPLOY_BINARY:-}" ] && [ -x target/release/visage ]; then
+  export VISAGE_DEPLOY_BINARY=$PWD/target/release/visage
+fi
 first=(); again=()
 for i in $(seq 1 "$runs"); do
   out=$(tests/deploy/run.sh -k compose -s -q 2>&1) || { printf '%s\n' "$out" | tail -40 >&2; exit 1; }
