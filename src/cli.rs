@@ -1,4 +1,4 @@
-//! The command line: `visage [serve | gc [--dry-run]] [--config FILE] [--dev]`.
+//! The command line: `visage [serve | gc [--dry-run] | healthcheck [--ready]] [--config FILE] [--dev]`.
 
 use std::path::PathBuf;
 
@@ -34,6 +34,13 @@ pub enum Command {
         /// Only count what would be deleted.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Ask this instance's /healthz (or /readyz) at server.bind; exit 0 when it answers 2xx,
+    /// else 1. For container health checks in images without a shell or curl.
+    Healthcheck {
+        /// Ask /readyz (storage answers) instead of /healthz (the process serves).
+        #[arg(long)]
+        ready: bool,
     },
 }
 

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod domain;
 pub mod error;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod ports;

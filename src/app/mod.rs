@@ -193,12 +193,28 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
         n => n,
     };
     let shutdown = settings.server.shutdown_timeout_secs;
+    let metrics_listener = match settings.metrics_bind_addr()? {
+        Some(addr) => Some(TcpListener::bind(addr)?),
+        None => None,
+    };
     let context = AppContext::build(settings).await?;
+    let metrics_server = match metrics_listener {
+        Some(listener) => Some(Arc::new(serve_metrics(&context.metrics, listener)?)),
+        None => None,
+    };
     let server = HttpServer::new(move || {
         let context = context.clone();
+        // Owned by every copy of this factory, so the metrics listener lives as long as this
+        // server (see `MetricsServer`).
+        let metrics_server = metrics_server.clone();
         App::new()
             .configure(|cfg| context.register(cfg))
-            .configure(|cfg| crate::http::configure(cfg, &context.edge.cors_allowed_origins))
+            .configure(|cfg| {
+                crate::http::configure(cfg, &context.edge.cors_allowed_origins);
+                if metrics_server.is_none() {
+                    crate::http::configure_metrics(cfg);
+                }
+            })
             .wrap(crate::http::error_handlers())
             .wrap(actix_web::middleware::from_fn(crate::http::observe))
     })
@@ -207,6 +223,37 @@ pub async fn serve(settings: Settings, listener: TcpListener) -> Result<Server, 
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// The `server.metrics_bind` listener. It takes no signals of its own: it stops when the last
+/// copy of the main server's app factory drops it, after that server's graceful shutdown, so
+/// scrapes still see a draining instance.
+struct MetricsServer(actix_web::dev::ServerHandle);
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        // `stop` sends its command at once; its future only waits for the completion.
+        drop(self.0.stop(true));
+    }
+}
+
+fn serve_metrics(metrics: &Metrics, listener: TcpListener) -> Result<MetricsServer, StartError> {
+    let addr = listener.local_addr()?;
+    let metrics = metrics.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(metrics.clone()))
+            .configure(crate::http::configure_metrics_listener)
+            .wrap(crate::http::error_handlers())
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    tracing::info!(%addr, "metrics listening");
+    Ok(MetricsServer(handle))
 }
 
 /// `visage gc`: one pass of [`cleanup::collect`] over every user, then a summary on stdout.

@@ -119,7 +119,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) 
         .service(image_route(PICTURES, pictures::get_picture))
         .service(resource("/healthz").route(get_or_head().to(health::healthz)))
         .service(resource("/readyz").route(get_or_head().to(health::readyz)))
-        .service(resource("/metrics").route(get_or_head().to(health::metrics)))
         .service(resource("/openapi.json").route(get_or_head().to(openapi::openapi_json)))
         .service(resource("/").route(get_or_head().to(page::index)))
         .service(resource("/static/{file}").route(get_or_head().to(page::asset)))
@@ -140,6 +139,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) 
                 .route(web::delete().to(upload::delete_user)),
         )
         .default_service(web::to(not_found));
+}
+
+/// `/metrics`, on the public listener (`configure`) or on its own (`server.metrics_bind`).
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics").route(get_or_head().to(health::metrics)));
+}
+
+/// The metrics listener's table: `/metrics`, and the contract's 404 for anything else.
+pub fn configure_metrics_listener(cfg: &mut web::ServiceConfig) {
+    configure_metrics(cfg);
+    cfg.default_service(web::to(not_found));
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

@@ -111,6 +111,26 @@ impl Settings {
         })
     }
 
+    /// `server.metrics_bind`, already validated: a listener of its own for `/metrics`.
+    pub fn metrics_bind_addr(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        let Some(text) = &self.server.metrics_bind else {
+            return Ok(None);
+        };
+        let addr: SocketAddr = text.parse().map_err(|_| {
+            invalid(
+                "server.metrics_bind",
+                format!("expected an address like 0.0.0.0:9090, got {text:?}"),
+            )
+        })?;
+        if Some(addr) == self.bind_addr().ok() {
+            return Err(invalid(
+                "server.metrics_bind",
+                "must differ from server.bind (it keeps /metrics off the public listener)",
+            ));
+        }
+        Ok(Some(addr))
+    }
+
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> &str {
         self.server.public_url.trim_end_matches('/')

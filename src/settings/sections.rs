@@ -27,6 +27,8 @@ pub struct Server {
     pub shutdown_timeout_secs: u64,
     pub log_format: LogFormat,
     pub cors_allowed_origins: Vec<String>,
+    /// A listener of its own for `/metrics` (then gone from the public one).
+    pub metrics_bind: Option<String>,
 }
 
 /// `storage.backend`.

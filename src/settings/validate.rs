@@ -15,6 +15,7 @@ impl Settings {
 
     fn validate_server(&self) -> Result<(), SettingsError> {
         let bind = self.bind_addr()?;
+        self.metrics_bind_addr()?;
         check_url("server.public_url", &self.server.public_url)?;
         for origin in &self.server.cors_allowed_origins {
             check_url("server.cors_allowed_origins", origin)?;

@@ -244,7 +244,11 @@ async fn a_stand_in_fallback_during_trouble_keeps_the_fallbacks_max_age() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "x-avatar-source"), "fallback");
-    assert_eq!(header(&response, "content-type"), "image/webp", "the stand-in");
+    assert_eq!(
+        header(&response, "content-type"),
+        "image/webp",
+        "the stand-in"
+    );
     assert_eq!(header(&response, "cache-control"), "public, max-age=30");
     gravatar.stop().await;
     app.stop().await;

@@ -13,6 +13,7 @@ mod formats;
 mod foundation;
 mod initials;
 mod limits;
+mod operations;
 mod page;
 mod pictures;
 mod pipeline;
