@@ -5,8 +5,8 @@
 //! The one line per request has its own cheaper writer, [`access_log`], under the same
 //! `RUST_LOG` filter (target `visage::access`).
 
-pub mod access_line;
-pub mod access_log;
+pub(crate) mod access_line;
+pub(crate) mod access_log;
 
 use std::io::IsTerminal;
 use std::sync::Mutex;

@@ -11,7 +11,7 @@ use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, Upst
 use crate::settings::Gravatar as GravatarSettings;
 use crate::vocabulary::{NotAnUpload, sniff_upload};
 
-pub struct GravatarClient {
+pub(crate) struct GravatarClient {
     client: reqwest::Client,
     base_url: String,
     max_body_bytes: u64,
@@ -19,7 +19,7 @@ pub struct GravatarClient {
 
 impl GravatarClient {
     /// Builds the one client: connect and total timeouts, redirects off (a 3xx is no picture).
-    pub fn new(settings: &GravatarSettings) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(settings: &GravatarSettings) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.timeout_ms))

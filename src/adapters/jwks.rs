@@ -22,7 +22,7 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 
 type Keys = HashMap<String, DecodingKey>;
 
-pub struct JwksVerifier {
+pub(crate) struct JwksVerifier {
     jwks_url: String,
     client: reqwest::Client,
     validation: Validation,
@@ -64,7 +64,7 @@ impl JwksVerifier {
     /// Builds the verifier for `auth.issuer` (required), fetches the keys once (a failure is
     /// logged, not fatal: the timer and unknown `kid`s retry), and starts the refresh timer,
     /// which stops when the verifier is dropped.
-    pub async fn start(auth: &Auth, issuer: &str) -> Result<Arc<Self>, reqwest::Error> {
+    pub(crate) async fn start(auth: &Auth, issuer: &str) -> Result<Arc<Self>, reqwest::Error> {
         let base = if issuer.ends_with('/') {
             issuer.to_owned()
         } else {

@@ -2,8 +2,8 @@
 
 pub mod auth0;
 pub mod fs;
-pub mod gravatar;
-pub mod jwks;
-pub mod no_profile;
+pub(crate) mod gravatar;
+pub(crate) mod jwks;
+pub(crate) mod no_profile;
 pub mod s3;
-pub mod timed;
+pub(crate) mod timed;

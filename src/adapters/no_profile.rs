@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::ports::{ProfileError, ProfileStore};
 
-pub struct NoProfileStore;
+pub(crate) struct NoProfileStore;
 
 #[async_trait]
 impl ProfileStore for NoProfileStore {

@@ -19,14 +19,14 @@ fn store_outcome<T>(result: &Result<T, StoreError>) -> &'static str {
 }
 
 /// An object store (label `s3` or `fs`) whose calls are timed.
-pub struct TimedStore<S> {
+pub(crate) struct TimedStore<S> {
     inner: S,
     upstream: &'static str,
     metrics: Metrics,
 }
 
 impl<S> TimedStore<S> {
-    pub fn new(inner: S, upstream: &'static str, metrics: &Metrics) -> Self {
+    pub(crate) fn new(inner: S, upstream: &'static str, metrics: &Metrics) -> Self {
         Self {
             inner,
             upstream,
@@ -86,13 +86,13 @@ impl<S: ObjectStore> ObjectStore for TimedStore<S> {
 }
 
 /// The Auth0 write-back (label `auth0`), timed from the first token request to the landed PATCH.
-pub struct TimedProfiles<P> {
+pub(crate) struct TimedProfiles<P> {
     inner: P,
     metrics: Metrics,
 }
 
 impl<P> TimedProfiles<P> {
-    pub fn new(inner: P, metrics: &Metrics) -> Self {
+    pub(crate) fn new(inner: P, metrics: &Metrics) -> Self {
         Self {
             inner,
             metrics: metrics.clone(),
@@ -115,13 +115,13 @@ impl<P: ProfileStore> ProfileStore for TimedProfiles<P> {
 }
 
 /// The Gravatar upstream (label `gravatar`).
-pub struct TimedUpstream<U> {
+pub(crate) struct TimedUpstream<U> {
     inner: U,
     metrics: Metrics,
 }
 
 impl<U> TimedUpstream<U> {
-    pub fn new(inner: U, metrics: &Metrics) -> Self {
+    pub(crate) fn new(inner: U, metrics: &Metrics) -> Self {
         Self {
             inner,
             metrics: metrics.clone(),

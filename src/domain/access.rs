@@ -5,7 +5,7 @@ use crate::domain::rate_limit::{RetryAfter, UploadRateLimiter};
 use crate::ports::tokens::VerifiedToken;
 
 /// The user that `/v1/me/picture` means in dev mode.
-pub const DEV_USER: &str = "dev|local";
+pub(crate) const DEV_USER: &str = "dev|local";
 
 /// Who is calling, as the HTTP edge established it.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub enum Target<'a> {
 /// `admin_permission` through RBAC (its `permissions` claim). A machine token has no picture of
 /// its own and acts only with `admin_permission` in its `scope`. A user token's `scope` never
 /// makes an admin: with RBAC off, Auth0 lets any user request any scope of the API.
-pub fn authorize(
+pub(crate) fn authorize(
     caller: &Caller,
     target: Target<'_>,
     admin_permission: &str,

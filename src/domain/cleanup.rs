@@ -86,7 +86,7 @@ fn is_master(key: &ObjectKey) -> bool {
 
 /// The objects among `objects` that a cleanup with this `cutoff` deletes: last modified before
 /// it, and neither `keep` nor one of its variants.
-pub fn stale<'a>(
+pub(crate) fn stale<'a>(
     objects: &'a [StoredObject],
     keep: Option<&ObjectKey>,
     cutoff: SystemTime,
@@ -100,7 +100,7 @@ pub fn stale<'a>(
 
 /// What `visage gc` did (or, with `dry_run`, would do).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct GcReport {
+pub(crate) struct GcReport {
     pub users: usize,
     pub objects: usize,
     pub deleted: usize,
@@ -109,7 +109,7 @@ pub struct GcReport {
 
 /// How `collect` decides what one user's stale objects are.
 #[derive(Debug, Clone, Copy)]
-pub struct GcPolicy {
+pub(crate) struct GcPolicy {
     pub grace: Duration,
     /// With write-back on, "current" is what Auth0 last accepted, which the store cannot see.
     pub write_back: bool,
@@ -128,7 +128,7 @@ pub struct GcPolicy {
 /// only after its own write-back landed). Run `gc` with `--dry-run` first where 502s were seen.
 ///
 /// With write-back off, the newest object stays and every other one older than `grace` goes.
-pub fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) -> SystemTime {
+pub(crate) fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) -> SystemTime {
     let reference = if policy.write_back { newest } else { now };
     // Never before the epoch: no stored object is older, so that means "delete nothing".
     reference
@@ -142,7 +142,7 @@ pub fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) -> Syst
 /// never the user's newest master or its variants (a user left with variants only, orphans of
 /// a delete, loses those older than the grace). The listing goes shard by shard (the first hex digit of the user
 /// hash), so memory holds one sixteenth of the bucket's keys at a time.
-pub async fn collect(
+pub(crate) async fn collect(
     store: &dyn ObjectStore,
     root: &str,
     policy: GcPolicy,

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 /// Users whose state is kept at once; beyond it the cache's admission policy leaves some users
 /// untracked (which only forgives them). About 200 bytes each with the cache's bookkeeping:
 /// ≤ 10 MB.
-pub const MAX_TRACKED_USERS: u64 = 50_000;
+pub(crate) const MAX_TRACKED_USERS: u64 = 50_000;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -38,8 +38,7 @@ impl RetryAfter {
     }
 }
 
-pub struct UploadRateLimiter {
-    per_minute: u32,
+pub(crate) struct UploadRateLimiter {
     /// Time between two admitted requests at the sustained rate.
     interval: Duration,
     /// How far ahead of now a user's theoretical arrival time may run: the burst.
@@ -50,11 +49,10 @@ pub struct UploadRateLimiter {
 
 impl UploadRateLimiter {
     /// `per_minute` must be at least 1 (the settings refuse 0).
-    pub fn new(per_minute: u32) -> Self {
+    pub(crate) fn new(per_minute: u32) -> Self {
         let per_minute = per_minute.max(1);
         let interval = WINDOW / per_minute;
         Self {
-            per_minute,
             interval,
             tolerance: WINDOW.saturating_sub(interval),
             users: moka::sync::Cache::builder()
@@ -64,17 +62,13 @@ impl UploadRateLimiter {
         }
     }
 
-    pub fn per_minute(&self) -> u32 {
-        self.per_minute
-    }
-
     /// Admits one upload or delete by `user_id` now, or says when to retry.
-    pub fn admit(&self, user_id: &str) -> Result<(), RetryAfter> {
+    pub(crate) fn admit(&self, user_id: &str) -> Result<(), RetryAfter> {
         self.admit_at(user_id, Instant::now())
     }
 
     /// [`Self::admit`] at a given instant (tests drive the clock).
-    pub fn admit_at(&self, user_id: &str, now: Instant) -> Result<(), RetryAfter> {
+    pub(crate) fn admit_at(&self, user_id: &str, now: Instant) -> Result<(), RetryAfter> {
         let key: [u8; 32] = Sha256::digest(user_id.as_bytes()).into();
         let state = self.users.get_with(key, || Arc::new(Mutex::new(now)));
         let mut next = state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -88,7 +82,8 @@ impl UploadRateLimiter {
     }
 
     /// Users currently tracked (for tests of the bound).
-    pub fn tracked_users(&self) -> u64 {
+    #[cfg(test)]
+    fn tracked_users(&self) -> u64 {
         self.users.run_pending_tasks();
         self.users.entry_count()
     }

@@ -17,11 +17,11 @@ use crate::ports::tokens::TokenVerifier;
 use crate::vocabulary::url::is_loopback_url;
 
 /// The configured verifier; `None` when `auth.issuer` is unset.
-pub type Verifier = Option<Arc<dyn TokenVerifier>>;
+pub(super) type Verifier = Option<Arc<dyn TokenVerifier>>;
 
 /// The user whose picture this request may change: the caller's own on `/v1/me/…`, the path's
 /// `{user_id}` on `/v1/users/{user_id}/…` when the caller may.
-pub struct Authorized {
+pub(super) struct Authorized {
     pub user_id: String,
 }
 

@@ -37,7 +37,7 @@ const X_AVATAR_SOURCE: HeaderName = HeaderName::from_static("x-avatar-source");
         (status = 404, description = "not_found: `default=404` and no Gravatar", body = crate::error::ErrorBody),
         (status = 502, description = "upstream_unavailable: `default=404` and Gravatar unreachable", body = crate::error::ErrorBody),
     ))]
-pub async fn avatar(
+pub(super) async fn avatar(
     req: HttpRequest,
     asked: AvatarAsked,
     service: web::Data<AvatarService>,
@@ -58,7 +58,7 @@ pub async fn avatar(
 
 /// A `/avatar/{hash}` request, parsed and validated once: path, Gravatar's query names and the
 /// fallback's format by `format` or `Accept`.
-pub struct AvatarAsked {
+pub(super) struct AvatarAsked {
     pub request: AvatarRequest,
     /// `Accept` took part (`Vary: Accept`).
     pub varies: bool,
@@ -74,7 +74,7 @@ impl FromRequest for AvatarAsked {
 }
 
 impl AvatarAsked {
-    pub fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+    pub(super) fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
         let file = AVATAR
             .file_of(req.path())
             .filter(|file| !file.contains('/'))

@@ -33,7 +33,7 @@ static CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
     HeaderName::from_static("cross-origin-resource-policy");
 
 /// The upload API's policy, wrapped around the `/v1/…` resources.
-pub fn uploads(allowed_origins: &[String]) -> Cors {
+pub(super) fn uploads(allowed_origins: &[String]) -> Cors {
     let allowed: Vec<String> = allowed_origins
         .iter()
         .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
@@ -59,7 +59,7 @@ fn is_public(path: &str) -> bool {
 /// The public routes' policy, run by the request observer (one layer less on every hit): on the
 /// public image paths only, preflights are answered, methods other than GET and HEAD get 405, and
 /// every answer carries the CORS headers.
-pub async fn public_images(
+pub(super) async fn public_images(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {

@@ -9,14 +9,14 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Status {
+pub(super) struct Status {
     status: &'static str,
 }
 
 /// 200 while the process serves; depends on nothing else.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process serves", body = Status)))]
-pub async fn healthz() -> HttpResponse {
+pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Status { status: "ok" })
@@ -28,7 +28,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 200, description = "Storage answers", body = Status),
         (status = 503, description = "storage_unavailable", body = crate::error::ErrorBody),
     ))]
-pub async fn readyz(readiness: web::Data<Readiness>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn readyz(readiness: web::Data<Readiness>) -> Result<HttpResponse, ApiError> {
     if readiness.is_ready() {
         Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -43,7 +43,7 @@ pub async fn readyz(readiness: web::Data<Readiness>) -> Result<HttpResponse, Api
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
-pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
     let text = metrics.render().map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

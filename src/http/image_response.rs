@@ -12,13 +12,13 @@ use crate::domain::picture::EncodedPicture;
 /// `Cache-Control` of pictures that never change (content-derived URLs and renders).
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 /// Seconds a provisional stand-in may be kept downstream: its real format is ready long before.
-pub const PROVISIONAL_MAX_AGE: u64 = 60;
+pub(super) const PROVISIONAL_MAX_AGE: u64 = 60;
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const ACCEPT: HeaderValue = HeaderValue::from_static("Accept");
 
 /// How long downstream caches may keep a final answer of the route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
+pub(super) enum Freshness {
     /// Content-derived URLs and renders: never change.
     Immutable,
     /// Seconds (an `/avatar` answer: no longer than visage keeps it itself).
@@ -27,7 +27,7 @@ pub enum Freshness {
 
 /// The one place that decides `Cache-Control`: the route's freshness, shortened to
 /// [`PROVISIONAL_MAX_AGE`] for a stand-in (never lengthened: a 30 s fallback stays 30 s).
-pub fn cache_control(freshness: Freshness, provisional: bool) -> HeaderValue {
+pub(super) fn cache_control(freshness: Freshness, provisional: bool) -> HeaderValue {
     let max_age = match (freshness, provisional) {
         (Freshness::Immutable, false) => return IMMUTABLE,
         (Freshness::Immutable, true) => PROVISIONAL_MAX_AGE,
@@ -40,7 +40,7 @@ pub fn cache_control(freshness: Freshness, provisional: bool) -> HeaderValue {
 }
 
 /// The headers that differ between image routes.
-pub struct ImageHeaders {
+pub(super) struct ImageHeaders {
     pub freshness: Freshness,
     /// The format was chosen by `Accept`: `Vary: Accept`, so caches keep one copy per format.
     pub vary_accept: bool,
@@ -49,7 +49,7 @@ pub struct ImageHeaders {
 
 impl ImageHeaders {
     /// Immutable, as content-derived pictures and renders are.
-    pub fn immutable(vary_accept: bool) -> Self {
+    pub(super) fn immutable(vary_accept: bool) -> Self {
         Self {
             freshness: Freshness::Immutable,
             vary_accept,
@@ -59,7 +59,7 @@ impl ImageHeaders {
 }
 
 /// 200 with the contract's image headers, or 304 when the client already holds this ETag.
-pub fn image_response(
+pub(super) fn image_response(
     req: &HttpRequest,
     picture: &EncodedPicture,
     headers: ImageHeaders,
@@ -97,7 +97,7 @@ pub fn image_response(
 }
 /// Whether the client already holds `etag`. `If-None-Match` compares weakly (RFC 9110): `W/`
 /// prefixes are ignored, `*` matches, and the header may be repeated or a list.
-pub fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+pub(super) fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
     req.headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v| v.to_str().ok())

@@ -1,18 +1,18 @@
 //! The HTTP edge: the whole route table, the request observer and the JSON error shape.
 
-pub mod authorized;
-pub mod avatar;
-pub mod cors;
+mod authorized;
+mod avatar;
+mod cors;
 pub mod extract;
-pub mod health;
-pub mod image_response;
+mod health;
+mod image_response;
 pub mod initials;
-pub mod negotiate;
+mod negotiate;
 mod observe;
-pub mod openapi;
-pub mod page;
-pub mod pictures;
-pub mod upload;
+pub(crate) mod openapi;
+mod page;
+mod pictures;
+mod upload;
 pub mod upload_body;
 
 use std::time::Duration;

@@ -12,7 +12,7 @@ use crate::http::extract::QueryParams;
 use crate::vocabulary::Format;
 
 /// The raster formats `?format=` may name on every image route.
-pub const RASTER: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
+pub(super) const RASTER: [Format; 4] = [Format::Avif, Format::Webp, Format::Jpeg, Format::Png];
 
 /// The outcome of negotiation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct Negotiated {
 }
 
 /// `?format=` among `offered`, else (when `by_accept`) the best format `Accept` names.
-pub fn negotiate(
+pub(super) fn negotiate(
     req: &HttpRequest,
     query: &QueryParams,
     offered: &[Format],

@@ -31,7 +31,7 @@ use crate::error::ErrorBody;
     ),
     components(schemas(ErrorBody, crate::http::upload::UploadResponse))
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// Serialized once: the document is fixed at compile time.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
@@ -41,11 +41,6 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     contract_details(&mut document);
     serde_json::to_string_pretty(&document).unwrap_or_default()
 });
-
-/// The document as served (for tests and tools).
-pub fn document() -> &'static str {
-    DOCUMENT.as_str()
-}
 
 /// What the handlers' annotations leave out, added once for every operation: the bearer scheme
 /// on `/v1`, the upload bodies (multipart and raw `image/*`), `ErrorBody` on every error, the
@@ -219,7 +214,7 @@ fn add_alias(operation: &mut Value, name: &str, alias: &str) {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3 description of the contract", content_type = "application/json")))]
-pub async fn openapi_json() -> HttpResponse {
+pub(crate) async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(DOCUMENT.as_str())

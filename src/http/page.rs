@@ -86,7 +86,7 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
 /// The upload page, with the public URL in its examples and the token field only outside dev mode.
 #[utoipa::path(get, path = "/", tag = "page",
     responses((status = 200, description = "The upload page", content_type = "text/html")))]
-pub async fn index(edge: web::Data<EdgeConfig>) -> HttpResponse {
+pub(super) async fn index(edge: web::Data<EdgeConfig>) -> HttpResponse {
     let extra_img: String = picture_origins(&edge)
         .iter()
         .flat_map(|origin| [" ", origin.as_str()])
@@ -106,7 +106,7 @@ pub async fn index(edge: web::Data<EdgeConfig>) -> HttpResponse {
 
 /// `page.js` and `page.css` with a strong ETag; anything else is 404. Not in openapi.json: the
 /// assets belong to `GET /`, and API.md (which the OpenAPI document describes) has no such path.
-pub async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let asset = ASSETS
         .iter()
         .find(|a| a.name == file.as_str())
@@ -136,7 +136,7 @@ pub async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResp
     responses(
         (status = 200, description = "The ES module defining `<visage-avatar-editor>`", content_type = "text/javascript"),
         (status = 304, description = "Not modified (`If-None-Match`)")))]
-pub async fn editor_js(req: HttpRequest) -> HttpResponse {
+pub(super) async fn editor_js(req: HttpRequest) -> HttpResponse {
     let editor = &*EDITOR;
     let current = form_urlencoded::parse(req.query_string().as_bytes())
         .any(|(key, value)| key == "v" && value == editor.version());

@@ -25,7 +25,7 @@ use crate::vocabulary::{Format, PICTURE_EDGES};
         (status = 200, description = "the picture (image/avif, image/webp, image/jpeg or image/png)", content_type = "image/jpeg"),
         (status = 304, description = "If-None-Match matched"),
         (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get_picture(
+pub(super) async fn get_picture(
     req: HttpRequest,
     asked: PictureAsked,
     pictures: web::Data<PictureService>,
@@ -39,7 +39,7 @@ pub async fn get_picture(
 }
 
 /// A `/pictures/{key}` request, parsed and validated once.
-pub struct PictureAsked {
+pub(super) struct PictureAsked {
     pub key: ObjectKey,
     /// The asked edge (snapped by the service); `None`: the master.
     pub size: Option<u32>,

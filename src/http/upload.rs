@@ -14,7 +14,7 @@ use crate::http::upload_body::read_picture;
 
 /// The 201 answer.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct UploadResponse {
+pub(super) struct UploadResponse {
     user_id: String,
     /// Public URL of the stored picture (what the profile now holds).
     picture: String,
@@ -57,7 +57,7 @@ impl From<Uploaded> for UploadResponse {
         (status = 429, description = "more than `limits.uploads_per_minute` uploads and deletes by this user; `Retry-After` says when to retry"),
         (status = 502, description = "stored, but the profile update failed; the body carries `picture`"),
         (status = 503, description = "storage unavailable; nothing written, Auth0 not called")))]
-pub async fn upload_me(
+pub(super) async fn upload_me(
     who: Authorized,
     req: HttpRequest,
     payload: web::Payload,
@@ -75,7 +75,7 @@ pub async fn upload_me(
     request_body(content_type = "multipart/form-data", description = "one file part named `picture` (or `file`); or the raw image with `Content-Type: image/*`"),
     responses((status = 201, body = UploadResponse), (status = 400), (status = 401), (status = 403),
         (status = 408), (status = 413), (status = 415), (status = 422), (status = 429), (status = 502), (status = 503)))]
-pub async fn upload_user(
+pub(super) async fn upload_user(
     who: Authorized,
     req: HttpRequest,
     payload: web::Payload,
@@ -88,7 +88,7 @@ pub async fn upload_user(
 /// Clear the caller's profile picture, then delete every stored picture of the caller.
 #[utoipa::path(delete, path = "/v1/me/picture", tag = "uploads",
     responses((status = 204), (status = 401), (status = 403), (status = 429), (status = 502), (status = 503)))]
-pub async fn delete_me(
+pub(super) async fn delete_me(
     who: Authorized,
     uploads: web::Data<UploadService>,
 ) -> Result<HttpResponse, ApiError> {
@@ -100,7 +100,7 @@ pub async fn delete_me(
 #[utoipa::path(delete, path = "/v1/users/{user_id}/picture", tag = "uploads",
     params(("user_id" = String, Path, description = "percent-encoded user id")),
     responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 429), (status = 502), (status = 503)))]
-pub async fn delete_user(
+pub(super) async fn delete_user(
     who: Authorized,
     uploads: web::Data<UploadService>,
 ) -> Result<HttpResponse, ApiError> {
@@ -149,7 +149,7 @@ async fn upload(
 /// Upload errors are often answered before the body is read (413 by `Content-Length`, 401,
 /// 415). The connection cannot be reused then, so say so: clients open a fresh one instead of
 /// failing on a closed socket.
-pub async fn close_after_errors(
+pub(super) async fn close_after_errors(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {

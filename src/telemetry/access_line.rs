@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::settings::LogFormat;
 
 /// One served request, as the log line shows it.
-pub struct AccessRecord<'a> {
+pub(crate) struct AccessRecord<'a> {
     pub request_id: &'a str,
     pub method: &'static str,
     pub route: &'a str,
@@ -20,13 +20,13 @@ pub struct AccessRecord<'a> {
 /// Why a request failed (5xx): kept in the response's extensions by the error mapping, written
 /// in the request's own log line so the cause and the request id are never apart.
 #[derive(Clone, Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub code: &'static str,
     pub cause: Option<String>,
 }
 
 /// One line, JSON (the fields `tracing`'s JSON layer wrote before) or text.
-pub fn format_line(
+pub(crate) fn format_line(
     out: &mut Vec<u8>,
     format: LogFormat,
     now: SystemTime,

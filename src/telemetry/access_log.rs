@@ -23,14 +23,14 @@ use super::access_line::{AccessRecord, format_line};
 use crate::settings::LogFormat;
 
 /// Lines waiting for the writer beyond which requests wait (the sink is stuck or too slow).
-pub const MAX_PENDING: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_PENDING: usize = 8 * 1024 * 1024;
 /// Batch size at which the request that reached it writes the batch.
-pub const WRITE_AT: usize = 64 * 1024;
+pub(crate) const WRITE_AT: usize = 64 * 1024;
 /// The longest a line waits for the batch to fill: the flusher's period.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// The request log's writer: a shared batch, the sink, and the thread that flushes leftovers.
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     shared: Arc<Shared>,
     format: LogFormat,
     flusher: Mutex<Option<JoinHandle<()>>>,
@@ -81,7 +81,7 @@ fn write_batch(sink: &mut dyn Write, batch: &mut Vec<u8>) {
 
 impl AccessLog {
     /// A log writing to `sink`, with a background flusher.
-    pub fn start(format: LogFormat, sink: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn start(format: LogFormat, sink: Box<dyn Write + Send>) -> Self {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             sink: Mutex::new(sink),
@@ -126,23 +126,23 @@ impl AccessLog {
     }
 
     /// Installs the process's request log once (later calls keep the first).
-    pub fn install(format: LogFormat) {
+    pub(crate) fn install(format: LogFormat) {
         let _ = GLOBAL.get_or_init(|| Self::start(format, Box::new(std::io::stderr())));
     }
 
     /// The process's request log, when installed.
-    pub fn global() -> Option<&'static Self> {
+    pub(crate) fn global() -> Option<&'static Self> {
         GLOBAL.get()
     }
 
     /// Whether request lines are wanted: `RUST_LOG` at `info` for `visage::access` (the default).
-    pub fn enabled() -> bool {
+    pub(crate) fn enabled() -> bool {
         tracing::enabled!(target: "visage::access", tracing::Level::INFO)
     }
 
     /// Appends one request's line, and writes the batch when this line filled it (unless
     /// another request is writing one). Waits only when the sink is [`MAX_PENDING`] bytes behind.
-    pub fn record(&self, record: &AccessRecord<'_>) {
+    pub(crate) fn record(&self, record: &AccessRecord<'_>) {
         LINE.with_borrow_mut(|line| {
             line.clear();
             format_line(line, self.format, SystemTime::now(), record);
@@ -179,7 +179,7 @@ impl AccessLog {
 
     /// Writes out every pending line and stops the writer; later records are dropped (the
     /// process is exiting).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         lock(&self.shared).closed = true;
         self.shared.tick.notify_one();
         self.shared.drained.notify_all();

@@ -1,5 +1,8 @@
 //! One integration binary: every test builds the real app on port 0 with `visage::serve`.
 
+// `unreachable_pub` keeps the library's layers; helpers shared between these modules are `pub`.
+#![allow(unreachable_pub)]
+
 mod auth0;
 mod avatar;
 mod browser;

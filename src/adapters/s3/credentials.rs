@@ -15,14 +15,14 @@ use aws_sdk_s3::config::{Region, SharedHttpClient};
 use tokio::sync::OnceCell;
 
 #[derive(Debug)]
-pub struct StandardChain {
+pub(super) struct StandardChain {
     region: Region,
     http: SharedHttpClient,
     chain: OnceCell<DefaultCredentialsChain>,
 }
 
 impl StandardChain {
-    pub fn new(region: Region, http: SharedHttpClient) -> Self {
+    pub(super) fn new(region: Region, http: SharedHttpClient) -> Self {
         Self {
             region,
             http,

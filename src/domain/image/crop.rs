@@ -41,7 +41,7 @@ pub(crate) struct Region {
 
 impl Region {
     /// The centred square of a `width`×`height` buffer, on whole pixels.
-    pub fn centred_square(width: u32, height: u32) -> Self {
+    pub(super) fn centred_square(width: u32, height: u32) -> Self {
         let side = width.min(height);
         Self {
             left: f64::from((width - side) / 2),

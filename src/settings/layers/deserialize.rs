@@ -9,7 +9,7 @@ use serde::forward_to_deserialize_any;
 use super::{Error, Node, closest, join};
 
 /// Deserializes the node found at `path`.
-pub struct At {
+pub(crate) struct At {
     pub node: Node,
     pub path: String,
 }

@@ -12,14 +12,14 @@ use std::fmt;
 
 use serde::de;
 
-pub use deserialize::At;
+pub(super) use deserialize::At;
 
 /// The environment prefix; `VISAGE__LIMITS__MAX_PIXELS` is `limits.max_pixels`.
-pub const ENV_PREFIX: &str = "VISAGE__";
+pub(super) const ENV_PREFIX: &str = "VISAGE__";
 
 /// One node of the merged settings tree.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub(super) enum Node {
     Table(BTreeMap<String, Node>),
     /// A value from a TOML layer, already typed.
     Toml(toml::Value),
@@ -32,7 +32,7 @@ pub enum Node {
 
 impl Node {
     /// The tree of a TOML document.
-    pub fn from_toml(table: toml::Table) -> Self {
+    pub(super) fn from_toml(table: toml::Table) -> Self {
         Node::Table(
             table
                 .into_iter()
@@ -48,7 +48,7 @@ impl Node {
     }
 
     /// Lays `overlay` over `self`: tables merge key by key, anything else replaces.
-    pub fn merge(&mut self, overlay: Node) {
+    pub(super) fn merge(&mut self, overlay: Node) {
         match (self, overlay) {
             (Node::Table(base), Node::Table(over)) => {
                 for (key, node) in over {
@@ -65,7 +65,7 @@ impl Node {
     }
 
     /// Sets the `VISAGE__…` variables of `env` (others are ignored) at their keys.
-    pub fn set_env(
+    pub(super) fn set_env(
         &mut self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(), Error> {
