@@ -106,7 +106,10 @@ pub(super) async fn index(edge: web::Data<EdgeConfig>) -> HttpResponse {
 
 /// `page.js` and `page.css` with a strong ETag; anything else is 404. Not in openapi.json: the
 /// assets belong to `GET /`, and API.md (which the OpenAPI document describes) has no such path.
-pub(super) async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn asset(
+    req: HttpRequest,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let asset = ASSETS
         .iter()
         .find(|a| a.name == file.as_str())
