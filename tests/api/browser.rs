@@ -39,12 +39,10 @@ pub fn browser() -> Option<(PathBuf, PathBuf)> {
     ) {
         return Some((driver, chromium));
     }
-    assert!(
-        std::env::var_os("VISAGE_TEST_REQUIRE_BROWSER").is_none(),
-        "VISAGE_TEST_REQUIRE_BROWSER is set but VISAGE_TEST_CHROMEDRIVER or \
-         VISAGE_TEST_CHROMIUM does not name a file"
+    crate::common::missing(
+        "VISAGE_TEST_REQUIRE_BROWSER",
+        "VISAGE_TEST_CHROMEDRIVER or VISAGE_TEST_CHROMIUM does not name a file (Chromium)",
     );
-    eprintln!("skipping browser test: no Chromium (run scripts/test)");
     None
 }
 

@@ -16,6 +16,8 @@ mod limits;
 mod page;
 mod pictures;
 mod pipeline;
+mod quality;
+mod secrets;
 mod storage_contract;
 mod tokens;
 mod upload;
