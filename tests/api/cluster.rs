@@ -659,7 +659,8 @@ async fn a_delete_racing_an_upload_on_another_instance_never_leaves_a_missing_pi
         "delete lists, write-back lands, delete removes",
         "delete, then write-back",
     ] {
-        let user = format!("auth0|race-{}", uuid::Uuid::new_v4().simple());
+        // Letters and digits besides `|`, so every encoder spells its path the same way.
+        let user = format!("auth0|race{}", uuid::Uuid::new_v4().simple());
         let encoded = utf8_percent_encode(&user, NON_ALPHANUMERIC).to_string();
         let token = tenant.token_for(&user);
         mgmt.picture_gate.close();
@@ -709,13 +710,25 @@ async fn a_delete_racing_an_upload_on_another_instance_never_leaves_a_missing_pi
         }
         let prefix = visage::domain::upload::user_prefix(&user);
         let left = store.list(&prefix).await.expect("list");
+        let patches: Vec<(u16, Value)> = mgmt
+            .patches()
+            .into_iter()
+            .filter(|p| p.raw_path.ends_with(&encoded))
+            .map(|p| (p.status, p.body))
+            .collect();
         match mgmt.accepted_picture(&encoded) {
             Some(picture) => {
+                // The store itself, and B (the deleting instance forgot its cached variants):
+                // A may still hold the picture it uploaded in its memory cache.
                 let key = key_of_url(&picture);
+                assert!(
+                    left.iter().any(|k| k.as_str() == key),
+                    "{order}: the profile names {picture}, which is not stored (objects: {left:?}; PATCHes: {patches:?})"
+                );
                 assert_eq!(
-                    status_of(&http, &a.url(&format!("/pictures/{key}"))).await,
+                    status_of(&http, &b.url(&format!("/pictures/{key}"))).await,
                     200,
-                    "{order}: the profile names {picture}, which is gone (objects left: {left:?})"
+                    "{order}: {picture} through B"
                 );
                 assert!(
                     order == "delete, then write-back",
@@ -724,7 +737,7 @@ async fn a_delete_racing_an_upload_on_another_instance_never_leaves_a_missing_pi
             }
             None => assert!(
                 left.is_empty(),
-                "{order}: no picture, yet objects left: {left:?}"
+                "{order}: no picture, yet objects left: {left:?} (PATCHes: {patches:?})"
             ),
         }
     }
@@ -759,13 +772,16 @@ async fn an_instance_stalled_between_write_back_and_cleanup_deletes_no_newer_pic
         pairs.extend(mgmt.overrides());
         pairs.push(("auth0.management.timeout_secs", "2".to_owned()));
         pairs.push(("storage.cleanup_grace_secs", GRACE.as_secs().to_string()));
+        // The held listing must wait at the gate, not time out and skip the cleanup.
+        pairs.push(("storage.s3.attempt_timeout_secs", "60".to_owned()));
+        pairs.push(("storage.s3.operation_timeout_secs", "60".to_owned()));
         async move { TestApp::spawn(&common::as_overrides(&pairs)).await }
     };
     let a = spawn(relay.endpoint.clone()).await;
     let b = spawn(cluster.endpoints[1].clone()).await;
     let http = client();
     let store = cluster.store(3);
-    let user = format!("auth0|stall-{}", uuid::Uuid::new_v4().simple());
+    let user = format!("auth0|stall{}", uuid::Uuid::new_v4().simple());
     let encoded = utf8_percent_encode(&user, NON_ALPHANUMERIC).to_string();
     let token = tenant.token_for(&user);
     let prefix = visage::domain::upload::user_prefix(&user);
@@ -790,26 +806,35 @@ async fn an_instance_stalled_between_write_back_and_cleanup_deletes_no_newer_pic
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.expect("json");
     let newer = body["key"].as_str().expect("key").to_owned();
+    // B's cleanup removes A's older picture (its write-back landed first); either way, A's
+    // cleanup must resume only once B's picture too is older than the grace.
     let objects = store.list_objects(&prefix).await.expect("list");
-    assert_eq!(
-        objects
-            .iter()
-            .map(|o| o.key.to_string())
-            .collect::<Vec<_>>(),
-        std::slice::from_ref(&newer),
-        "B's cleanup removed A's older picture"
-    );
-    // A's cleanup resumes only once B's picture too is older than the grace: a cutoff taken
-    // now (not before A's write-back) would delete it.
-    await_older_than_grace(&objects[0], GRACE).await;
+    let b_object = objects
+        .iter()
+        .find(|o| o.key.as_str() == newer)
+        .expect("B's picture is stored");
+    // A cutoff taken now (not before A's write-back) would then delete it.
+    await_older_than_grace(b_object, GRACE).await;
     relay.gate.open();
     let res = stalled.await.expect("upload task");
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    let body: Value = res.json().await.expect("json");
+    let stalled_key = body["key"].as_str().expect("key").to_owned();
+    let left = store.list(&prefix).await.expect("list");
     let accepted = mgmt
         .accepted_picture(&encoded)
         .expect("a picture was accepted");
     assert_eq!(key_of_url(&accepted), newer, "B's write-back landed last");
+    assert!(
+        left.iter().any(|k| k.as_str() == newer),
+        "the stalled cleanup deleted the accepted picture {newer}: left {left:?}"
+    );
+    // Proof that the stalled cleanup ran: its listing missed its own object, which it stored again.
+    assert!(
+        left.iter().any(|k| k.as_str() == stalled_key),
+        "the stalled cleanup did not run to its end: left {left:?}"
+    );
     for app in [&a, &b] {
         let url = app.url(&format!("/pictures/{newer}"));
         assert_eq!(
