@@ -282,6 +282,8 @@ http {{
     /// Stops nginx gracefully and fails the test if a process of it is still running after.
     fn stop(mut self) {
         let survivors = self.shut_down();
+        // Ended before the test fails, so that the failure does not leave them running either.
+        kill_all(&survivors);
         assert!(
             survivors.is_empty(),
             "nginx processes outlived their master: {survivors:?}"
@@ -317,11 +319,15 @@ http {{
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        for pid in self.shut_down() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
+        kill_all(&self.shut_down());
+    }
+}
+
+fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     }
 }
 
