@@ -2,8 +2,8 @@
 //!
 //! `cargo bench --bench pipeline` measures `normalize` on `bench/out/photo-12mp.jpg` and
 //! `bench/out/photo-2mp.jpg` (or `$VISAGE_BENCH_DIR`). With `VISAGE_PIPELINE_ONCE=FILE` it instead
-//! runs the pipeline on FILE (`VISAGE_PIPELINE_THREADS` at once, default 1) and prints the
-//! process's peak RSS, for the memory figures. With `VISAGE_PIPELINE_TIME=FILE` it prints the
+//! runs the pipeline on FILE (`VISAGE_PIPELINE_THREADS` at once, default 1; with the crop
+//! `VISAGE_PIPELINE_CROP=x,y,w,h` if set) and prints the process's peak RSS, for the memory figures. With `VISAGE_PIPELINE_TIME=FILE` it prints the
 //! median time of `VISAGE_PIPELINE_RUNS` (default 30) runs on FILE, in the same form as the
 //! peers' scripts, so bench/pipeline.sh can alternate contenders round by round.
 
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::Criterion;
-use visage::domain::image::{PipelineLimits, master_variant, normalize};
+use visage::domain::image::{PipelineLimits, master_variant, normalize, normalize_master};
 
 const LIMITS: PipelineLimits = PipelineLimits {
     max_pixels: 40_000_000,
@@ -79,10 +79,15 @@ fn peak_rss_kib() -> u64 {
 fn run_once(path: &str) {
     let input = read(std::path::Path::new(path));
     let threads = env_count("VISAGE_PIPELINE_THREADS", 1);
+    // `x,y,w,h`: a crop, as an upload's `crop=` (a small crop of a large JPEG decodes at full size).
+    let crop = std::env::var("VISAGE_PIPELINE_CROP")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| visage::http::extract::parse_crop(&v).expect("VISAGE_PIPELINE_CROP is x,y,w,h"));
     let before = peak_rss_kib();
     let outcomes: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| normalize(&input, &LIMITS)))
+            .map(|_| scope.spawn(|| normalize_master(&input, &LIMITS, crop).map(|m| m.picture)))
             .collect();
         handles
             .into_iter()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing with cargo fuzz (libFuzzer, AddressSanitizer), one target at a time.
 # Usage: scripts/fuzz.sh TARGET|all SECONDS
-#   targets: upload_pipeline initials avatar_query upload_body
+#   targets: upload_pipeline initials avatar_query upload_body crop percent_decode
 # Needs nightly (`rustup toolchain install nightly`) and cargo-fuzz (installed when missing).
 # Corpora grow in fuzz/corpus/TARGET (seeded from tests/fixtures on the first run), crashes and
 # hangs land in fuzz/artifacts/TARGET, logs in fuzz/logs. Not part of CI: a run is a decision.
@@ -11,7 +11,7 @@
 # VISAGE_FUZZ_PREBUILT=1 runs the binaries already built instead of `cargo fuzz run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(upload_pipeline initials avatar_query upload_body)
+targets=(upload_pipeline initials avatar_query upload_body crop percent_decode)
 target=${1:?usage: scripts/fuzz.sh TARGET|all SECONDS}
 seconds=${2:?usage: scripts/fuzz.sh TARGET|all SECONDS}
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -46,6 +46,17 @@ seed() {
       printf '%s?size=64&default=initials&name=Jane%%20Doe&forcedefault=y' "$s" >"$dir/sha256"
       printf '%s?d=404&rating=X&initials=JD&f=n' "$s" >"$dir/d404"
       printf '%s?d=https%%3A%%2F%%2Fevil.example%%2Fa.png&s=0' "$s" >"$dir/url-default" ;;
+    crop)
+      # selector byte (which picture, fuzz/src/lib.rs CROP_SOURCES), then `x,y,w,h`
+      i=0
+      for c in '0,0,1600,1200' '100,50,16,16' '1584,1184,16,16' '0,0,1601,1200' '3,5,18,16' ' 40 , 30 , 700 , 500 ' '0,0,15,900' '4294967295,0,16,16'; do
+        for s in 0 1 2 3 4 5; do i=$((i + 1)); printf '%b%s' "\\x0$s" "$c" >"$dir/seed-$i"; done
+      done ;;
+    percent_decode)
+      i=0
+      for t in 'Jane%20Doe' '%C3%A9lodie' '%e9' '%' '%%41' '%zz%2' 'caf%C3%A9%20%E2%98%95' '100%25' 'a/b%2Fc'; do
+        i=$((i + 1)); printf '%s' "$t" >"$dir/seed-$i"
+      done ;;
     *) echo "unknown target $name (one of: ${targets[*]})" >&2; exit 2 ;;
   esac
 }

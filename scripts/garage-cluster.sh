@@ -12,14 +12,26 @@ nodes=(1 2 3)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Stops the process named by a pid file and waits until it is gone (a zombie is gone: only its
+# parent can reap it): SIGTERM, then SIGKILL after 10 s.
+stop_pidfile() {
+  local pidfile=$1 pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$pidfile"
+}
+alive() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]; }
+
 case "$cmd" in
 stop)
   for n in "${nodes[@]}"; do
-    pidfile="$dir/node$n/garage.pid"
-    if [ -f "$pidfile" ]; then
-      kill "$(cat "$pidfile")" 2>/dev/null || true
-      rm -f "$pidfile"
-    fi
+    stop_pidfile "$dir/node$n/garage.pid"
   done
   exit 0
   ;;

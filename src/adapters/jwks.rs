@@ -39,6 +39,10 @@ struct Claims {
     scope: Option<String>,
     #[serde(default)]
     permissions: Option<Vec<String>>,
+    #[serde(default)]
+    gty: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +223,8 @@ impl TokenVerifier for JwksVerifier {
             subject: claims.sub,
             scopes,
             permissions: claims.permissions.unwrap_or_default(),
+            grant_type: claims.gty,
+            authorized_party: claims.azp,
         })
     }
 }

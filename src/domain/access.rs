@@ -101,12 +101,36 @@ mod tests {
 
     const ADMIN: &str = "write:avatars";
 
+    /// A token as Auth0 issues it: `{client}@clients` subjects are client-credentials grants
+    /// of that client, every other subject a user's login.
     fn token(subject: &str, scope: &str, permissions: &[&str]) -> Caller {
+        let client = subject.strip_suffix("@clients");
         Caller::Token(VerifiedToken {
             subject: subject.to_owned(),
             scopes: scope.split_whitespace().map(str::to_owned).collect(),
             permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            grant_type: client.map(|_| "client-credentials".to_owned()),
+            authorized_party: client.map(str::to_owned),
         })
+    }
+
+    /// A user of a custom database connection whose id ends in `@clients`, with RBAC off: asks
+    /// for the admin scope at login and gets it in `scope`. Still a user, never an admin.
+    #[test]
+    fn a_user_whose_id_ends_in_at_clients_is_not_a_machine() {
+        let mallory = "auth0|mallory@clients";
+        let caller = Caller::Token(VerifiedToken {
+            subject: mallory.to_owned(),
+            scopes: vec!["openid".to_owned(), ADMIN.to_owned()],
+            permissions: Vec::new(),
+            grant_type: None,
+            authorized_party: Some("spa-client".to_owned()),
+        });
+        assert!(authorize(&caller, Target::User("auth0|bob"), ADMIN).is_err());
+        assert_eq!(
+            authorize(&caller, Target::Me, ADMIN).ok().as_deref(),
+            Some(mallory)
+        );
     }
 
     /// Every combination of user/machine × scope/permissions × own/other user.

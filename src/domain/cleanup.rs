@@ -40,15 +40,21 @@
 //! objects older than `now - grace`, so an app that stored an earlier URL has `grace` to switch.
 //!
 //! # A delete racing an upload
-//! `DELETE` clears the profile, then deletes every object of the user. If an upload on another
-//! instance stored its object before the delete listed the user's objects, and its write-back
-//! lands after the delete's clear, the profile names that object although the delete removed it.
-//! The upload's own cleanup PUTs it back when its listing misses it, so this only remains when
-//! the delete's removal lands after that listing (the delete between its list and its removal
-//! slower than the upload's PATCH answer plus one listing): the profile then names a missing
-//! picture (`/pictures` answers 404, apps fall back to `/avatar`) until the user's next upload.
-//! Every other interleaving ends with either no picture and no object, or the upload's picture
-//! stored and in the profile.
+//! `DELETE` clears the profile, deletes every object of the user, then clears the profile once
+//! more. Take an upload on another instance that stored its object before the delete listed the
+//! user's objects (so the delete removes it), and whose write-back lands after the delete's
+//! first clear:
+//! - landing before the second clear, it is overwritten by it: no picture, and the upload's
+//!   object is gone or, if its cleanup's listing ran before the removal and so did not store it
+//!   again, gone too (if after, it stored it again: an orphan without a profile, collected later);
+//! - landing after the second clear, it was sent after the removal was done, so the upload's
+//!   cleanup (which lists after its write-back) misses its object and PUTs it back: the picture
+//!   is stored and in the profile.
+//!
+//! An upload whose object the delete's listing missed keeps its object; its write-back either
+//! lands last (its picture, stored) or is cleared (an orphan). So the profile never names a
+//! missing picture. Tested with both orders forced on two instances:
+//! `cluster::a_delete_racing_an_upload_on_another_instance_never_leaves_a_missing_picture`.
 //!
 //! # Stored variants
 //! With `pictures.store_variants`, a master `{sha256}.{ext}` has variants `{sha256}.{edge}.{ext}`

@@ -179,8 +179,11 @@ impl UploadService {
         Ok(uploaded)
     }
 
-    /// Clears the profile's picture, then deletes every object of the user: the profile never
-    /// points at a deleted object, and a failed clear deletes nothing (a retry is safe).
+    /// Clears the profile's picture, then deletes every object of the user, then clears the
+    /// profile once more: a failed clear deletes nothing (a retry is safe), and an upload on
+    /// another instance whose write-back landed between the first clear and the removal of its
+    /// object cannot leave the profile naming that missing object (see
+    /// [`crate::domain::cleanup`], "A delete racing an upload").
     pub async fn delete(&self, user_id: &str) -> Result<(), UploadError> {
         let prefix = user_prefix(user_id);
         self.profile
@@ -199,6 +202,12 @@ impl UploadService {
                 .map_err(UploadError::Storage)?;
         }
         self.variants.forget_prefix(&prefix);
+        if self.config.write_back {
+            self.profile
+                .set_picture(user_id, None)
+                .await
+                .map_err(UploadError::ProfileClear)?;
+        }
         tracing::info!(prefix = %prefix, "pictures deleted");
         Ok(())
     }

@@ -104,12 +104,33 @@ fn contract_details(document: &mut Value) {
             error_bodies(operation);
         }
     }
+    avatar_without_hash(paths);
+}
+
+/// `GET /avatar/` (no hash: the fallback) is an operation of the contract of its own; a path
+/// parameter cannot be empty, so it is the `/avatar/{hash}` operation without its `hash`.
+fn avatar_without_hash(paths: &mut serde_json::Map<String, Value>) {
+    let Some(mut item) = paths.get("/avatar/{hash}").cloned() else {
+        return;
+    };
+    if let Some(list) = item["get"]["parameters"].as_array_mut() {
+        list.retain(|p| p["in"] != "path");
+    }
+    item["get"]["operationId"] = json!("avatar_fallback");
+    item["get"]["summary"] = json!("The fallback picture, as for a hash without a Gravatar");
+    paths.insert("/avatar/".to_owned(), item);
 }
 
 /// The image types a public route can answer with (by `Accept` or `format`).
 fn image_types(path: &str) -> Option<&'static [&'static str]> {
     if path.starts_with("/initials/") {
-        Some(&["image/png", "image/svg+xml", "image/webp", "image/avif"])
+        Some(&[
+            "image/png",
+            "image/svg+xml",
+            "image/jpeg",
+            "image/webp",
+            "image/avif",
+        ])
     } else if path.starts_with("/avatar/") {
         Some(&[
             "image/png",

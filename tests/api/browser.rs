@@ -28,12 +28,6 @@ impl Drop for Driver {
     }
 }
 
-/// Whether a missing test dependency fails the test instead of skipping it: under `scripts/test`
-/// (which sets `require`) and in CI.
-pub fn required(require: &str) -> bool {
-    std::env::var_os(require).is_some() || std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// The browser and driver given by `scripts/test`, or `None` (skip) when they are not set.
 pub fn browser() -> Option<(PathBuf, PathBuf)> {
     let path = |name: &str| {
@@ -47,12 +41,10 @@ pub fn browser() -> Option<(PathBuf, PathBuf)> {
     ) {
         return Some((driver, chromium));
     }
-    assert!(
-        !required("VISAGE_TEST_REQUIRE_BROWSER"),
-        "VISAGE_TEST_REQUIRE_BROWSER or CI is set but VISAGE_TEST_CHROMEDRIVER or \
-         VISAGE_TEST_CHROMIUM does not name a file"
+    crate::common::missing(
+        "VISAGE_TEST_REQUIRE_BROWSER",
+        "VISAGE_TEST_CHROMEDRIVER or VISAGE_TEST_CHROMIUM does not name a file (Chromium)",
     );
-    eprintln!("skipping browser test: no Chromium (run scripts/test)");
     None
 }
 

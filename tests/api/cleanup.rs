@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::{self, TestApp};
-use crate::upload::{files_under, fixture, post_raw, user_path};
+use crate::upload::{files_under, fixture, post_raw, until_all_older_than, user_path};
 
 async fn upload(app: &TestApp, user: &str, name: &str) -> Value {
     let res = post_raw(app, &user_path(user), "image/jpeg", fixture(name), None).await;
@@ -39,7 +39,7 @@ async fn without_write_back_replaced_pictures_go_after_the_grace() {
             .status(),
         200
     );
-    tokio::time::sleep(Duration::from_millis(3300)).await;
+    until_all_older_than(app.data.path(), Duration::from_secs(3)).await;
     let third = upload(&app, user, "quadrants.webp").await;
     assert_eq!(key_of(&third), key_of(&second), "same picture, same key");
     let stored = files_under(app.data.path());
@@ -60,7 +60,8 @@ async fn without_write_back_replaced_pictures_go_after_the_grace() {
 async fn gc_removes_replaced_pictures_and_keeps_each_users_newest() {
     let app = TestApp::spawn(&[("server.dev", "true")]).await;
     let replaced = upload(&app, "auth0|gc-a", "orientation-1.jpg").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // More than gc's grace (1 s, below) between the two pictures of gc-a.
+    until_all_older_than(app.data.path(), Duration::from_secs(1)).await;
     let newest = upload(&app, "auth0|gc-a", "quadrants.webp").await;
     let lone = upload(&app, "auth0|gc-b", "small-100.jpg").await;
     // The instance keeps serving while gc runs, as in production.

@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use visage::ports::ObjectStore;
 
+use crate::common::s3_relay::{Held, S3Relay};
 use crate::common::{self, TestApp};
 use crate::upload::{fixture, user_path};
 
@@ -49,11 +50,10 @@ impl Cluster {
     fn from_env() -> Option<Self> {
         let var = |name: &str| std::env::var(name).ok();
         let Some(endpoints) = var("VISAGE_TEST_CLUSTER_S3_ENDPOINTS") else {
-            assert!(
-                var("VISAGE_TEST_REQUIRE_CLUSTER").is_none(),
-                "VISAGE_TEST_REQUIRE_CLUSTER is set but no Garage cluster was started"
+            common::missing(
+                "VISAGE_TEST_REQUIRE_CLUSTER",
+                "no Garage cluster was started (VISAGE_TEST_CLUSTER_S3_ENDPOINTS unset)",
             );
-            eprintln!("skipping cluster test: no Garage cluster (run scripts/test)");
             return None;
         };
         Some(Self {
@@ -153,17 +153,57 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// nginx as the load balancer: its own prefix and config in a temporary folder, in the
-/// foreground, stopped when dropped. A failed connection, a timeout or a 502/503 from one
-/// instance sends an idempotent request to the other (`proxy_next_upstream`).
+/// nginx as a load balancer: its own prefix and config in a temporary folder, in the
+/// foreground. [`Nginx::stop`] stops it gracefully and checks that no worker outlives it (the
+/// suite must leave nothing running); dropping it does the same, without the check.
 struct Nginx {
-    child: Child,
+    child: Option<Child>,
     base: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Nginx {
+    /// The balancer in front of visage instances (`host:port` each), as DEPLOY.md configures
+    /// it: a failed connection, a timeout or a 502/503 from one instance sends an idempotent
+    /// request to the other (`proxy_next_upstream`).
     fn start(port: u16, upstreams: &[String]) -> Self {
+        Self::start_with(
+            port,
+            upstreams,
+            "max_fails=0",
+            "keepalive 16;",
+            "proxy_set_header Host $host;
+      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream_tries 2;",
+        )
+    }
+
+    /// A local balancer in front of Garage nodes, as DEPLOY.md suggests for an instance's S3
+    /// endpoint: a refused connection or a timeout sends the request to the next node (S3
+    /// requests are signed with the `Host` they name, so it is passed on with its port).
+    fn start_s3(port: u16, endpoints: &[String]) -> Self {
+        let nodes: Vec<String> = endpoints
+            .iter()
+            .map(|e| e.trim_start_matches("http://").to_owned())
+            .collect();
+        Self::start_with(
+            port,
+            &nodes,
+            "max_fails=1 fail_timeout=5s",
+            "",
+            "proxy_set_header Host $http_host;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 3;",
+        )
+    }
+
+    fn start_with(
+        port: u16,
+        upstreams: &[String],
+        server_flags: &str,
+        upstream_extra: &str,
+        location_extra: &str,
+    ) -> Self {
         let binary = std::env::var("VISAGE_TEST_NGINX").unwrap_or_else(|_| "nginx".into());
         let dir = tempfile::tempdir().expect("tempdir");
         // Workers drop root to `nobody`, which must reach the temporary folders inside.
@@ -173,13 +213,17 @@ impl Nginx {
         for upstream in upstreams {
             servers.push_str("    server ");
             servers.push_str(upstream);
-            servers.push_str(" max_fails=0;\n");
+            servers.push(' ');
+            servers.push_str(server_flags);
+            servers.push_str(";\n");
         }
         let config = format!(
             "worker_processes 1;
 daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
+# A graceful stop waits for open requests at most this long.
+worker_shutdown_timeout 10s;
 events {{ worker_connections 512; }}
 http {{
   access_log off;
@@ -188,20 +232,18 @@ http {{
   fastcgi_temp_path {root}/fastcgi;
   uwsgi_temp_path {root}/uwsgi;
   scgi_temp_path {root}/scgi;
-  upstream visage {{
-{servers}    keepalive 16;
+  upstream backends {{
+{servers}    {upstream_extra}
   }}
   server {{
     listen 127.0.0.1:{port};
     client_max_body_size 20m;
     location / {{
-      proxy_pass http://visage;
+      proxy_pass http://backends;
       proxy_http_version 1.1;
       proxy_set_header Connection \"\";
-      proxy_set_header Host $host;
       proxy_connect_timeout 1s;
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_tries 2;
+      {location_extra}
     }}
   }}
 }}
@@ -220,28 +262,100 @@ http {{
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{binary} starts (Debian nginx-light): {e}"));
+        let mut nginx = Self {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nginx did not listen: {}",
-                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
-            );
+            if started.elapsed() > Duration::from_secs(10) {
+                let log = std::fs::read_to_string(nginx.dir.path().join("error.log"));
+                nginx.shut_down();
+                panic!("nginx did not listen: {}", log.unwrap_or_default());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
+        nginx
+    }
+
+    /// Stops nginx gracefully and fails the test if a process of it is still running after.
+    fn stop(mut self) {
+        let survivors = self.shut_down();
+        // Ended before the test fails, so that the failure does not leave them running either.
+        kill_all(&survivors);
+        assert!(
+            survivors.is_empty(),
+            "nginx processes outlived their master: {survivors:?}"
+        );
+    }
+
+    /// SIGQUIT to the master (graceful: workers finish their requests, then the master reaps
+    /// them and exits), waited for; SIGKILL only past a deadline. Returns the workers still
+    /// alive after the master is gone.
+    fn shut_down(&mut self) -> Vec<u32> {
+        let Some(mut master) = self.child.take() else {
+            return Vec::new();
+        };
+        let workers = children_of(master.id());
+        let signalled = Command::new("kill")
+            .args(["-QUIT", &master.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while signalled && Instant::now() < deadline {
+            if matches!(master.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
+        if !matches!(master.try_wait(), Ok(Some(_))) {
+            let _ = master.kill();
+            let _ = master.wait();
+        }
+        workers.into_iter().filter(|pid| is_running(*pid)).collect()
     }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_all(&self.shut_down());
     }
+}
+
+fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
+/// The processes whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|candidate| stat_of(*candidate).is_some_and(|(_, parent)| parent == pid))
+        .collect()
+}
+
+/// State letter and parent pid of a process, from /proc/PID/stat.
+fn stat_of(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: the fields follow the last `)`.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let parent = fields.next()?.parse().ok()?;
+    Some((state, parent))
+}
+
+/// Alive and not a zombie.
+fn is_running(pid: u32) -> bool {
+    stat_of(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
 }
 
 fn make_traversable(dir: &Path) {
@@ -340,6 +454,7 @@ async fn racing_uploads_of_one_user_on_two_instances_keep_the_accepted_picture()
     let user = format!("auth0|racer{}", uuid::Uuid::new_v4().simple());
     let encoded = utf8_percent_encode(&user, NON_ALPHANUMERIC).to_string();
     let token = tenant.token_for(&user);
+    let prefix = visage::domain::upload::user_prefix(&user);
     let http = client();
     let bases = [a.base.clone(), b.base.clone(), lb.base.clone()];
 
@@ -361,9 +476,11 @@ async fn racing_uploads_of_one_user_on_two_instances_keep_the_accepted_picture()
             let url = format!("{base}/pictures/{key}");
             assert_eq!(status_of(&http, &url).await, 200, "round {round}: {url}");
         }
-        // The grace (3 s) and a margin: with 0.3 s, one full run on a loaded machine kept an
-        // object of the last round (cause not pinned down; S3 times objects to the second).
-        tokio::time::sleep(Duration::from_millis(4500)).await;
+        // Every object of the round older than the grace by the store's clock, so the next
+        // round's cleanups really delete.
+        let objects = cluster.store(3).list_objects(&prefix).await.expect("list");
+        let newest = objects.iter().max_by_key(|o| o.modified).expect("objects");
+        await_older_than_grace(newest, Duration::from_secs(3)).await;
     }
 
     // Orphans are bounded and collected: the next upload after the grace leaves one object.
@@ -371,35 +488,41 @@ async fn racing_uploads_of_one_user_on_two_instances_keep_the_accepted_picture()
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.expect("json");
     let key = body["key"].as_str().expect("key");
-    let prefix = format!("{}/", key.rsplit_once('/').expect("prefix").0);
     let left = cluster.store(3).list(&prefix).await.expect("list");
     assert_eq!(
         left.iter().map(ToString::to_string).collect::<Vec<_>>(),
         [key.to_owned()]
     );
-    drop(lb);
+    lb.stop();
     a.stop().await;
     b.stop().await;
     mgmt.stop().await;
     tenant.stop().await;
 }
 
-/// A Garage node dies (SIGKILL) while uploads run through two instances: within the write
-/// quorum, every upload answers 201 and every answered picture stays readable through both.
-/// Then a second node dies: no quorum, `/readyz` turns 503; both come back: 200 again.
+/// The Garage node that an instance uses as its endpoint dies (SIGKILL) while uploads run,
+/// in the two setups DEPLOY.md offers: instance A talks to node 1 directly ("a nearby node"),
+/// instance B to a local nginx over all three nodes. What it shows: B answers every upload
+/// 201; A answers 201 until its node dies, then 503 `storage_unavailable` (never a 500, never a
+/// 201 for a picture that is not there) and its `/readyz` turns 503, so a balancer that reads
+/// readiness stops sending it requests; every answered picture stays readable through B. Then a
+/// second node dies: B loses its quorum (503); both come back: both are ready again.
 #[actix_web::test]
-async fn a_garage_node_killed_while_uploads_run_loses_nothing() {
+async fn the_endpoint_node_of_an_instance_killed_while_uploads_run_loses_nothing() {
     let Some(cluster) = Cluster::from_env() else {
         return;
     };
     let _serial = SERIAL.lock().await;
-    let spawn = |node: usize| {
-        let mut pairs = cluster.overrides(node);
+    let s3_balancer = Nginx::start_s3(free_port(), &cluster.endpoints);
+    let spawn = |endpoint: String| {
+        let mut pairs = cluster.overrides(1);
+        pairs.retain(|(k, _)| *k != "storage.s3.endpoint");
+        pairs.push(("storage.s3.endpoint", endpoint));
         pairs.push(("server.dev", "true".to_owned()));
         async move { TestApp::spawn(&common::as_overrides(&pairs)).await }
     };
-    let a = spawn(1).await;
-    let b = spawn(2).await;
+    let a = spawn(cluster.endpoints[0].clone()).await;
+    let b = spawn(s3_balancer.base.clone()).await;
     let http = client();
     for app in [&a, &b] {
         assert_eq!(
@@ -408,59 +531,77 @@ async fn a_garage_node_killed_while_uploads_run_loses_nothing() {
         );
     }
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let uploads = (0..24).map(|i| {
+    let upload = |i: usize| {
         let base = if i % 2 == 0 {
             a.base.clone()
         } else {
             b.base.clone()
         };
-        let user = format!("auth0|node-loss-{run}-{i}");
+        let user = format!("auth0|endpoint-loss-{run}-{i}");
         let http = http.clone();
         async move {
-            // Spread over about three seconds, so that uploads run before, during and after.
-            tokio::time::sleep(Duration::from_millis(120 * i)).await;
-            let res = post(
-                &http,
-                &base,
-                &user,
-                PICTURES[i as usize % PICTURES.len()],
-                None,
-            )
-            .await;
+            let res = post(&http, &base, &user, PICTURES[i % PICTURES.len()], None).await;
             let status = res.status();
             let body: Value = res.json().await.unwrap_or(Value::Null);
-            (status, body)
+            (i, status, body)
         }
-    });
-    let killer = async {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        cluster.kill_node(3);
     };
-    let (answers, ()) = futures_util::join!(futures_util::future::join_all(uploads), killer);
-    for (status, body) in &answers {
-        assert_eq!(*status, StatusCode::CREATED, "{body}");
-    }
-    for (_, body) in &answers {
-        let key = body["key"].as_str().expect("key");
-        for app in [&a, &b] {
-            let url = app.url(&format!("/pictures/{key}"));
-            assert_eq!(status_of(&http, &url).await, 200, "{url}");
+    // Uploads through both before the kill, then while node 1 dies, then after.
+    let mut answers = futures_util::future::join_all((0..8).map(upload)).await;
+    let during = futures_util::future::join_all((8..16).map(upload));
+    let killer = async { cluster.kill_node(1) };
+    let (during, ()) = futures_util::join!(during, killer);
+    answers.extend(during);
+    answers.extend(futures_util::future::join_all((16..24).map(upload)).await);
+
+    let mut refused_by_a = 0;
+    for (i, status, body) in &answers {
+        let through = if i % 2 == 0 {
+            "A (node 1)"
+        } else {
+            "B (balancer)"
+        };
+        match (i % 2, status.as_u16()) {
+            (_, 201) => {
+                let key = body["key"].as_str().expect("key");
+                let url = b.url(&format!("/pictures/{key}"));
+                assert_eq!(
+                    status_of(&http, &url).await,
+                    200,
+                    "upload {i} through {through}: {url}"
+                );
+            }
+            (0, 503) => {
+                assert_eq!(body["error"], "storage_unavailable", "upload {i}: {body}");
+                refused_by_a += 1;
+            }
+            (_, other) => panic!("upload {i} through {through}: {other} {body}"),
         }
     }
+    // After the kill, every upload through A found its node gone.
+    assert!(
+        refused_by_a >= 4,
+        "A refused {refused_by_a} uploads: {answers:?}"
+    );
     assert_eq!(
-        status_of(&http, &a.url("/readyz")).await,
+        await_readiness(&http, &a.base, 503, Duration::from_secs(30)).await,
+        503,
+        "A's endpoint is gone"
+    );
+    assert_eq!(
+        status_of(&http, &b.url("/readyz")).await,
         200,
         "two of three nodes: quorum"
     );
 
     cluster.kill_node(2);
     assert_eq!(
-        await_readiness(&http, &a.base, 503, Duration::from_secs(15)).await,
+        await_readiness(&http, &b.base, 503, Duration::from_secs(30)).await,
         503,
         "one node of three has no quorum"
     );
+    cluster.restart_node(1);
     cluster.restart_node(2);
-    cluster.restart_node(3);
     for app in [&a, &b] {
         assert_eq!(
             await_readiness(&http, &app.base, 200, Duration::from_secs(90)).await,
@@ -471,13 +612,258 @@ async fn a_garage_node_killed_while_uploads_run_loses_nothing() {
     cluster
         .await_quorum_on_every_node(Duration::from_secs(90))
         .await;
-    let key = answers[0].1["key"].as_str().expect("key");
+    let (_, _, first) = &answers[0];
+    let key = first["key"].as_str().expect("key");
     assert_eq!(
-        status_of(&http, &b.url(&format!("/pictures/{key}"))).await,
+        status_of(&http, &a.url(&format!("/pictures/{key}"))).await,
         200
     );
     a.stop().await;
     b.stop().await;
+    s3_balancer.stop();
+}
+
+/// Two instances, a user's upload on A and the user's `DELETE` on B, in the two orders that
+/// DEPLOY.md discusses, each forced with gates (the Management API stand-in holds the upload's
+/// write-back; an S3 relay holds B's deletion):
+///
+/// 1. The delete clears the profile and lists the user's objects; the upload's write-back lands
+///    (the profile names its picture) and its cleanup still finds the object; then the delete
+///    removes it. Before the fix this left the profile naming a missing picture; now the delete
+///    clears the profile again once its objects are gone: no picture, no object.
+/// 2. The whole delete runs while the upload's write-back waits; the write-back lands after:
+///    the upload's cleanup finds its object gone and stores it again: the picture is there.
+///
+/// Either way the profile never names a picture that answers 404.
+#[actix_web::test]
+async fn a_delete_racing_an_upload_on_another_instance_never_leaves_a_missing_picture() {
+    let Some(cluster) = Cluster::from_env() else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let tenant = common::auth0::FakeTenant::start().await;
+    let mgmt = common::auth0_mgmt::MgmtStandIn::start();
+    let relay = S3Relay::start(&cluster.endpoints[1], Held::Deletes);
+    let spawn = |endpoint: String| {
+        let mut pairs = cluster.overrides(1);
+        pairs.retain(|(k, _)| *k != "storage.s3.endpoint");
+        pairs.push(("storage.s3.endpoint", endpoint));
+        pairs.extend(tenant.overrides());
+        pairs.extend(mgmt.overrides());
+        // Gates hold a write-back for a while; its bound must not end it.
+        pairs.push(("auth0.management.timeout_secs", "30".to_owned()));
+        pairs.push(("storage.cleanup_grace_secs", "60".to_owned()));
+        async move { TestApp::spawn(&common::as_overrides(&pairs)).await }
+    };
+    let a = spawn(cluster.endpoints[0].clone()).await;
+    let b = spawn(relay.endpoint.clone()).await;
+    let http = client();
+    let store = cluster.store(3);
+    let within = Duration::from_secs(30);
+
+    for order in [
+        "delete lists, write-back lands, delete removes",
+        "delete, then write-back",
+    ] {
+        // Letters and digits besides `|`, so every encoder spells its path the same way.
+        let user = format!("auth0|race{}", uuid::Uuid::new_v4().simple());
+        let encoded = utf8_percent_encode(&user, NON_ALPHANUMERIC).to_string();
+        let token = tenant.token_for(&user);
+        mgmt.picture_gate.close();
+        let upload = {
+            let (http, base, user, token) =
+                (http.clone(), a.base.clone(), user.clone(), token.clone());
+            actix_web::rt::spawn(async move {
+                post(&http, &base, &user, "quadrants.webp", Some(&token)).await
+            })
+        };
+        let arrived = mgmt.picture_gate.arrived();
+        mgmt.picture_gate
+            .await_arrivals(arrived + 1, within, "the upload's write-back")
+            .await;
+        let first_order = order.starts_with("delete lists");
+        if first_order {
+            relay.gate.close();
+        }
+        let delete = {
+            let (http, url, token) = (http.clone(), b.url(&user_path(&user)), token.clone());
+            actix_web::rt::spawn(async move {
+                http.delete(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("delete")
+            })
+        };
+        if first_order {
+            let arrived = relay.gate.arrived();
+            relay
+                .gate
+                .await_arrivals(arrived + 1, within, "the delete's removal")
+                .await;
+            mgmt.picture_gate.open();
+            let res = upload.await.expect("upload task");
+            assert_eq!(res.status(), StatusCode::CREATED, "{order}");
+            relay.gate.open();
+            let res = delete.await.expect("delete task");
+            assert_eq!(res.status(), StatusCode::NO_CONTENT, "{order}");
+        } else {
+            let res = delete.await.expect("delete task");
+            assert_eq!(res.status(), StatusCode::NO_CONTENT, "{order}");
+            mgmt.picture_gate.open();
+            let res = upload.await.expect("upload task");
+            assert_eq!(res.status(), StatusCode::CREATED, "{order}");
+        }
+        let prefix = visage::domain::upload::user_prefix(&user);
+        let left = store.list(&prefix).await.expect("list");
+        let patches: Vec<(u16, Value)> = mgmt
+            .patches()
+            .into_iter()
+            .filter(|p| p.raw_path.ends_with(&encoded))
+            .map(|p| (p.status, p.body))
+            .collect();
+        match mgmt.accepted_picture(&encoded) {
+            Some(picture) => {
+                // The store itself, and B (the deleting instance forgot its cached variants):
+                // A may still hold the picture it uploaded in its memory cache.
+                let key = key_of_url(&picture);
+                assert!(
+                    left.iter().any(|k| k.as_str() == key),
+                    "{order}: the profile names {picture}, which is not stored (objects: {left:?}; PATCHes: {patches:?})"
+                );
+                assert_eq!(
+                    status_of(&http, &b.url(&format!("/pictures/{key}"))).await,
+                    200,
+                    "{order}: {picture} through B"
+                );
+                assert!(
+                    order == "delete, then write-back",
+                    "{order}: the delete was undone"
+                );
+            }
+            None => assert!(
+                left.is_empty(),
+                "{order}: no picture, yet objects left: {left:?} (PATCHes: {patches:?})"
+            ),
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+    relay.stop().await;
+    mgmt.stop().await;
+    tenant.stop().await;
+}
+
+/// An instance stalls between its write-back and its cleanup (an S3 relay holds its listing)
+/// for longer than the grace, while another instance uploads a newer picture of the same user
+/// and that one's cleanup removes the stalled upload's object. When the stalled cleanup goes on,
+/// its cutoff is the one fixed before its write-back, so it deletes nothing younger: the
+/// picture Auth0 accepted last stays. (It also finds its own object gone and stores it again:
+/// an orphan, collected by a later upload or `visage gc` once older than the grace.)
+#[actix_web::test]
+async fn an_instance_stalled_between_write_back_and_cleanup_deletes_no_newer_picture() {
+    const GRACE: Duration = Duration::from_secs(3);
+    let Some(cluster) = Cluster::from_env() else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let tenant = common::auth0::FakeTenant::start().await;
+    let mgmt = common::auth0_mgmt::MgmtStandIn::start();
+    let relay = S3Relay::start(&cluster.endpoints[0], Held::Listings);
+    let spawn = |endpoint: String| {
+        let mut pairs = cluster.overrides(1);
+        pairs.retain(|(k, _)| *k != "storage.s3.endpoint");
+        pairs.push(("storage.s3.endpoint", endpoint));
+        pairs.extend(tenant.overrides());
+        pairs.extend(mgmt.overrides());
+        pairs.push(("auth0.management.timeout_secs", "2".to_owned()));
+        pairs.push(("storage.cleanup_grace_secs", GRACE.as_secs().to_string()));
+        // The held listing must wait at the gate, not time out and skip the cleanup.
+        pairs.push(("storage.s3.attempt_timeout_secs", "60".to_owned()));
+        pairs.push(("storage.s3.operation_timeout_secs", "60".to_owned()));
+        async move { TestApp::spawn(&common::as_overrides(&pairs)).await }
+    };
+    let a = spawn(relay.endpoint.clone()).await;
+    let b = spawn(cluster.endpoints[1].clone()).await;
+    let http = client();
+    let store = cluster.store(3);
+    let user = format!("auth0|stall{}", uuid::Uuid::new_v4().simple());
+    let encoded = utf8_percent_encode(&user, NON_ALPHANUMERIC).to_string();
+    let token = tenant.token_for(&user);
+    let prefix = visage::domain::upload::user_prefix(&user);
+    let within = Duration::from_secs(30);
+
+    relay.gate.close();
+    let stalled = {
+        let (http, base, user, token) = (http.clone(), a.base.clone(), user.clone(), token.clone());
+        actix_web::rt::spawn(
+            async move { post(&http, &base, &user, PICTURES[0], Some(&token)).await },
+        )
+    };
+    relay
+        .gate
+        .await_arrivals(1, within, "A's cleanup listing")
+        .await;
+    let first = store.list_objects(&prefix).await.expect("list");
+    assert_eq!(first.len(), 1, "A stored its picture: {first:?}");
+    await_older_than_grace(&first[0], GRACE).await;
+
+    let res = post(&http, &b.base, &user, PICTURES[1], Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    let newer = body["key"].as_str().expect("key").to_owned();
+    // B's cleanup removes A's older picture (its write-back landed first); either way, A's
+    // cleanup must resume only once B's picture too is older than the grace.
+    let objects = store.list_objects(&prefix).await.expect("list");
+    let b_object = objects
+        .iter()
+        .find(|o| o.key.as_str() == newer)
+        .expect("B's picture is stored");
+    // A cutoff taken now (not before A's write-back) would then delete it.
+    await_older_than_grace(b_object, GRACE).await;
+    relay.gate.open();
+    let res = stalled.await.expect("upload task");
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let body: Value = res.json().await.expect("json");
+    let stalled_key = body["key"].as_str().expect("key").to_owned();
+    let left = store.list(&prefix).await.expect("list");
+    let accepted = mgmt
+        .accepted_picture(&encoded)
+        .expect("a picture was accepted");
+    assert_eq!(key_of_url(&accepted), newer, "B's write-back landed last");
+    assert!(
+        left.iter().any(|k| k.as_str() == newer),
+        "the stalled cleanup deleted the accepted picture {newer}: left {left:?}"
+    );
+    // Proof that the stalled cleanup ran: its listing missed its own object, which it stored again.
+    assert!(
+        left.iter().any(|k| k.as_str() == stalled_key),
+        "the stalled cleanup did not run to its end: left {left:?}"
+    );
+    for app in [&a, &b] {
+        let url = app.url(&format!("/pictures/{newer}"));
+        assert_eq!(
+            status_of(&http, &url).await,
+            200,
+            "the accepted picture: {url}"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+    relay.stop().await;
+    mgmt.stop().await;
+    tenant.stop().await;
+}
+
+/// Waits until `object` is older than `grace` by the store's clock (to the second) and ours.
+async fn await_older_than_grace(object: &visage::ports::StoredObject, grace: Duration) {
+    // The store times objects to the second: one more second, and the cutoff of any cleanup
+    // that starts from now is past it.
+    let past = object.modified + grace + Duration::from_millis(1500);
+    while std::time::SystemTime::now() < past {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A real `visage` process on `port`, talking to `node`.
@@ -573,9 +959,18 @@ async fn instances_restarted_with_sigterm_behind_nginx_fail_no_read() {
         })
     };
 
+    // Reads go on before, between and after the restarts: each step waits for 20 more reads.
+    let more_reads = |reads: Arc<AtomicUsize>| async move {
+        let from = reads.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reads.load(Ordering::Relaxed) < from + 20 {
+            assert!(Instant::now() < deadline, "the reader stopped reading");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
     #[allow(clippy::needless_range_loop)] // the slot is refilled by index after the wait
     for i in 0..2 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        more_reads(reads.clone()).await;
         let mut child = children.0[i].take().expect("running");
         let term = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -597,7 +992,7 @@ async fn instances_restarted_with_sigterm_behind_nginx_fail_no_read() {
             200
         );
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    more_reads(reads.clone()).await;
     stop.store(true, Ordering::Relaxed);
     reader.await.expect("reader");
     let failures = failures.lock().expect("failures").clone();
@@ -608,6 +1003,7 @@ async fn instances_restarted_with_sigterm_behind_nginx_fail_no_read() {
         "{} of {reads} reads failed: {failures:?}",
         failures.len()
     );
+    lb.stop();
     drop(children);
 }
 

@@ -412,7 +412,8 @@ async fn jwks_down_at_start_is_an_explained_401_then_keys_are_fetched_and_kept()
 
 // --- the folder store's disk full ---------------------------------------------------------
 
-/// A 1 MiB tmpfs, unmounted on drop; `None` (and a message) where the tests cannot mount.
+/// A 1 MiB tmpfs, unmounted on drop; `None` (and a message) where the tests cannot mount and
+/// need not (see `common::missing`).
 struct SmallDisk {
     path: PathBuf,
     _dir: tempfile::TempDir,
@@ -431,14 +432,20 @@ impl SmallDisk {
                 _dir: dir,
             }),
             Ok(out) => {
-                eprintln!(
-                    "skipping the disk-full test: cannot mount a tmpfs (needs root): {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
+                common::missing(
+                    "VISAGE_TEST_REQUIRE_TMPFS",
+                    &format!(
+                        "the disk-full test cannot mount a tmpfs (it needs root): {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
                 );
                 None
             }
             Err(err) => {
-                eprintln!("skipping the disk-full test: no mount command: {err}");
+                common::missing(
+                    "VISAGE_TEST_REQUIRE_TMPFS",
+                    &format!("the disk-full test has no mount command: {err}"),
+                );
                 None
             }
         }

@@ -46,13 +46,13 @@ im.load()\n\
 w, h = im.size\n\
 rgba = im.convert('RGBA')\n\
 print(json.dumps({'format': im.format, 'size': [w, h], 'quarter': rgba.getpixel((w // 4, h // 4)), 'corner': rgba.getpixel((1, 1))}))\n";
-    let mut child = Command::new("python3")
+    let mut child = Command::new(common::python())
         .args(["-c", SCRIPT])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 runs (scripts/test installs Pillow with AVIF)");
+        .expect("python runs (scripts/test installs Pillow with AVIF into target/test-venv)");
     child
         .stdin
         .take()
@@ -100,7 +100,7 @@ fn pillow_name(content_type: &str) -> &'static str {
     }
 }
 
-async fn get_with(
+pub(crate) async fn get_with(
     app: &TestApp,
     path: &str,
     accept: &str,
@@ -118,7 +118,7 @@ async fn get_with(
     (status, headers, res.bytes().await.expect("body"))
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
         .map_or("", |v| v.to_str().expect("ascii header"))
@@ -239,7 +239,7 @@ async fn variant_misses(app: &TestApp) -> u64 {
 }
 
 /// Polls `path` with `accept` until it answers in `content_type`; returns that answer.
-async fn until_served_as(
+pub(crate) async fn until_served_as(
     app: &TestApp,
     path: &str,
     accept: &str,

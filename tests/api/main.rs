@@ -20,6 +20,8 @@ mod operations;
 mod page;
 mod pictures;
 mod pipeline;
+mod quality;
+mod secrets;
 mod storage_contract;
 mod tokens;
 mod upload;

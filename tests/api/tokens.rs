@@ -336,6 +336,113 @@ async fn me_is_the_tokens_sub_and_machine_tokens_have_no_me() {
     tenant.stop().await;
 }
 
+/// A user whose id ends in `@clients` (custom database and enterprise connections allow such
+/// ids) asks for the admin scope at login, with RBAC off: a user token, so its `scope` grants
+/// nothing. Only a client-credentials token whose `sub` is `{azp}@clients` is a machine's.
+#[actix_web::test]
+async fn a_user_whose_id_ends_in_at_clients_gets_no_admin_from_the_scope_she_asked_for() {
+    let tenant = FakeTenant::start().await;
+    let app = app_for(&tenant, &[]).await;
+    let mallory = "auth0|mallory@clients";
+    let bob = "auth0|bob";
+    let jpeg = fixture("orientation-1.jpg");
+    let asked =
+        |claims: Value| auth0::sign(&with(claims, json!({"scope": "openid write:avatars"})), KID);
+    let res = post_raw(
+        &app,
+        &user_path(bob),
+        "image/jpeg",
+        jpeg.clone(),
+        Some(&tenant.token_for(bob)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let bobs = files_under(app.data.path());
+    // (what, token, allowed on bob)
+    let cases = [
+        (
+            "mallory's user token",
+            asked(tenant.user_claims(mallory)),
+            false,
+        ),
+        (
+            "a client-credentials token whose sub names another client",
+            asked(with(
+                tenant.claims("m2m-app@clients"),
+                json!({"azp": "another-app"}),
+            )),
+            false,
+        ),
+        (
+            "a token with sub {azp}@clients but another grant",
+            asked(with(
+                tenant.claims("m2m-app@clients"),
+                json!({"gty": "password"}),
+            )),
+            false,
+        ),
+        (
+            "the client-credentials token of m2m-app",
+            asked(tenant.claims("m2m-app@clients")),
+            true,
+        ),
+    ];
+    for (what, token, allowed) in cases {
+        let res = post_raw(
+            &app,
+            &user_path(bob),
+            "image/png",
+            fixture("grey-alpha.png"),
+            Some(&token),
+        )
+        .await;
+        let expected = if allowed {
+            StatusCode::CREATED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(res.status(), expected, "upload for bob with {what}");
+        if !allowed {
+            assert_eq!(
+                files_under(app.data.path()),
+                bobs,
+                "{what} changed bob's picture"
+            );
+            let res = app
+                .client
+                .delete(app.url(&user_path(bob)))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("delete");
+            assert_eq!(
+                res.status(),
+                StatusCode::FORBIDDEN,
+                "delete of bob with {what}"
+            );
+            assert_eq!(
+                files_under(app.data.path()),
+                bobs,
+                "{what} deleted bob's picture"
+            );
+        }
+    }
+    // Mallory is a user: her own picture is hers to change.
+    let res = post_raw(
+        &app,
+        "/v1/me/picture",
+        "image/jpeg",
+        jpeg,
+        Some(&asked(tenant.user_claims(mallory))),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["user_id"], mallory);
+    app.stop().await;
+    tenant.stop().await;
+}
+
 /// The audit's hole, over HTTP: with RBAC off any user can put the admin scope in `scope`; only
 /// `permissions` (users) or `scope` (machine tokens) grant it. Every combination of user/machine
 /// × scope/permissions × own/other user, for upload and for delete; a refused request leaves

@@ -58,6 +58,20 @@ pub async fn upload_test_card(app: &TestApp, user: &str) -> String {
     body["key"].as_str().expect("key").to_owned()
 }
 
+/// Waits until every file under `dir` was last modified more than `age` ago (a folder store's
+/// objects: their time is the file's): a test gets past a grace by the clock the cleanup reads,
+/// not by sleeping "long enough".
+pub async fn until_all_older_than(dir: &Path, age: Duration) {
+    let newest = files_under(dir)
+        .iter()
+        .filter_map(|file| std::fs::metadata(file).and_then(|m| m.modified()).ok())
+        .max()
+        .expect("stored files");
+    while std::time::SystemTime::now() <= newest + age {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Every regular file under `dir`, recursively (hidden temporary folders included).
 pub fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -489,7 +503,6 @@ async fn without_an_issuer_uploads_are_unauthorized() {
 /// The grace of the tests that wait for replaced pictures to go (longer than their 2 s
 /// write-back bound, as the settings demand).
 const TEST_GRACE: &str = "3";
-const PAST_TEST_GRACE: Duration = Duration::from_millis(3300);
 
 /// Write-back on (stand-in Management API): the PATCH lands before the 201, a replaced object
 /// stays for the grace period and goes with the next upload after it, a delete clears the field,
@@ -540,7 +553,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
         "the replaced picture stays for the grace: {stored:?}"
     );
     // Once the replaced picture is older than the grace, the next upload removes it.
-    tokio::time::sleep(PAST_TEST_GRACE).await;
+    until_all_older_than(app.data.path(), Duration::from_secs(3)).await;
     let res = post_raw(
         &app,
         &path,
@@ -651,7 +664,7 @@ async fn racing_uploads_leave_the_last_written_object() {
     );
     assert_eq!(app.get(&format!("/pictures/{key}")).await.status(), 200);
 
-    tokio::time::sleep(PAST_TEST_GRACE).await;
+    until_all_older_than(app.data.path(), Duration::from_secs(3)).await;
     let res = post_raw(
         &app,
         &path,

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 pub const AUDIENCE: &str = "https://visage.test/api";
 /// The `kid` the tenant publishes.
 pub const KID: &str = "tenant-key-1";
+/// The client id of the app users sign in to (their tokens' `azp`).
+pub const SPA_CLIENT: &str = "spa-client-id";
 
 fn key_file(name: &str) -> Vec<u8> {
     std::fs::read(super::fixture("keys").join(name)).expect("test key")
@@ -55,10 +57,26 @@ impl FakeTenant {
         ]
     }
 
-    /// Valid claims for `sub`, an hour to live.
+    /// Valid claims for `sub` as Auth0 issues them, an hour to live: a `{client}@clients`
+    /// subject is a client-credentials grant of that client (`gty`, `azp` = the client), any
+    /// other subject a user's login through the app [`SPA_CLIENT`].
     pub fn claims(&self, sub: &str) -> Value {
+        match sub.strip_suffix("@clients") {
+            Some(client) => {
+                let mut claims = self.user_claims(sub);
+                claims["azp"] = json!(client);
+                claims["gty"] = json!("client-credentials");
+                claims
+            }
+            None => self.user_claims(sub),
+        }
+    }
+
+    /// A user's login whatever `sub` looks like: custom database and enterprise connections
+    /// may give users ids that end in `@clients`.
+    pub fn user_claims(&self, sub: &str) -> Value {
         let now = now();
-        json!({"iss": self.issuer, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 3600})
+        json!({"iss": self.issuer, "aud": AUDIENCE, "sub": sub, "azp": SPA_CLIENT, "iat": now, "exp": now + 3600})
     }
 
     /// A token for `sub` signed with the tenant's key.

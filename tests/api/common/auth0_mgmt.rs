@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::gate::Gate;
+
 /// What the stand-in answers to the next PATCH (before the scripted list runs out and it
 /// answers 200 again).
 #[derive(Clone, Debug)]
@@ -55,6 +57,9 @@ struct State {
 #[derive(Clone)]
 pub struct MgmtStandIn {
     pub base: String,
+    /// PATCHes that set a picture wait here, before they are applied, while it is closed
+    /// (clears never wait): a write-back landing when the test says.
+    pub picture_gate: Gate,
     state: Arc<Mutex<State>>,
     handle: actix_web::dev::ServerHandle,
 }
@@ -67,13 +72,18 @@ impl MgmtStandIn {
             ..State::default()
         }));
         let shared = state.clone();
-        let (addr, handle) = super::spawn_standin(1, move |cfg| {
+        let picture_gate = Gate::default();
+        let gate = picture_gate.clone();
+        // Several workers: a PATCH held at the gate must not hold up the others.
+        let (addr, handle) = super::spawn_standin(4, move |cfg| {
             cfg.app_data(web::Data::new(shared.clone()))
+                .app_data(web::Data::new(gate.clone()))
                 .default_service(web::to(answer));
         });
         state.lock().expect("stand-in state").identifier = format!("http://{addr}/api/v2/");
         Self {
             base: format!("http://{addr}"),
+            picture_gate,
             state,
             handle,
         }
@@ -171,7 +181,11 @@ async fn answer(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
+    gate: web::Data<Gate>,
 ) -> HttpResponse {
+    if req.method() == actix_web::http::Method::PATCH && sets_a_picture(&body) {
+        gate.pass().await;
+    }
     let max_latency = state.lock().expect("stand-in state").max_latency;
     if let Some(max) = max_latency.filter(|_| req.method() == actix_web::http::Method::PATCH) {
         let millis = rand::random_range(0..=max.as_millis() as u64);
@@ -228,6 +242,18 @@ async fn answer(
         }
         _ => HttpResponse::NotFound().finish(),
     }
+}
+
+/// Whether a PATCH body writes a picture URL (in any of the fields visage may write).
+fn sets_a_picture(body: &[u8]) -> bool {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    [
+        &json["user_metadata"]["picture"],
+        &json["app_metadata"]["picture"],
+        &json["picture"],
+    ]
+    .iter()
+    .any(|picture| picture.is_string())
 }
 
 fn scripted_answer(state: &mut State, body: &Value) -> HttpResponse {

@@ -4,7 +4,9 @@
 
 pub mod auth0;
 pub mod auth0_mgmt;
+pub mod gate;
 pub mod gravatar;
+pub mod s3_relay;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -96,16 +98,33 @@ pub fn settings_from(
     Settings::load_from(None, env)
 }
 
+/// Whether a missing dependency fails the test rather than skipping it: under `scripts/test`,
+/// which sets `require_var` for everything it provides, and wherever `CI` is set (not to
+/// `false` or `0`), since a CI run that skips proves nothing.
+pub fn required(require_var: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    ci || std::env::var_os(require_var).is_some()
+}
+
+/// A test's dependency is missing: fails with `why` where it is [`required`], else says that
+/// the test is skipped (plain `cargo test` on a machine without it).
+pub fn missing(require_var: &str, why: &str) {
+    assert!(
+        !required(require_var),
+        "{why}: this run requires it ({require_var} or CI is set; scripts/test provides it)"
+    );
+    eprintln!("skipping: {why} (scripts/test provides it)");
+}
+
 /// The Garage started by `scripts/test`, as settings overrides; `None` when the suite runs
-/// without one (plain `cargo test`). Under `scripts/test` a missing Garage fails the test.
+/// without one (plain `cargo test`). Under `scripts/test` or CI a missing Garage fails the test.
 pub fn garage() -> Option<Vec<(&'static str, String)>> {
     let var = |name: &str| std::env::var(name).ok();
     let Some(endpoint) = var("VISAGE_TEST_S3_ENDPOINT") else {
-        assert!(
-            var("VISAGE_TEST_REQUIRE_S3").is_none(),
-            "VISAGE_TEST_REQUIRE_S3 is set but no Garage was started (VISAGE_TEST_S3_ENDPOINT unset)"
+        missing(
+            "VISAGE_TEST_REQUIRE_S3",
+            "no Garage was started (VISAGE_TEST_S3_ENDPOINT unset)",
         );
-        eprintln!("skipping S3 test: no Garage (run scripts/test)");
         return None;
     };
     Some(vec![
@@ -146,6 +165,12 @@ pub fn garage_store() -> Option<Arc<dyn ObjectStore>> {
 /// Borrowed view for [`TestApp::spawn`].
 pub fn as_overrides<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The Python that has Pillow: the suite's virtual environment (`VISAGE_TEST_PYTHON`, set by
+/// `scripts/test`), else `python3`, which then must have Pillow itself.
+pub fn python() -> String {
+    std::env::var("VISAGE_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
 /// The repository's fixtures folder.

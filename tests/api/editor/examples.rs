@@ -17,7 +17,7 @@ use serde_json::json;
 use sha2::Digest;
 
 use super::{choose, press_upload_and_wait, session_at, stripes};
-use crate::browser::{EDITOR, in_editor, required, until};
+use crate::browser::{EDITOR, in_editor, until};
 use crate::common::auth0::{AUDIENCE, FakeTenant, KID, now, sign};
 use crate::common::auth0_mgmt::MgmtStandIn;
 use crate::common::{TestApp, as_overrides, spawn_standin};
@@ -37,14 +37,12 @@ fn node_module(path: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    assert!(
-        !required("VISAGE_TEST_REQUIRE_NODE_CLIENTS"),
-        "{} is missing (scripts/test runs npm ci in tests/clients/examples)",
-        path.display()
-    );
-    eprintln!(
-        "skipping an example: no {} (run scripts/test)",
-        path.display()
+    crate::common::missing(
+        "VISAGE_TEST_REQUIRE_NODE_CLIENTS",
+        &format!(
+            "{} is missing (npm ci in tests/clients/examples)",
+            path.display()
+        ),
     );
     None
 }
