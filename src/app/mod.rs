@@ -17,8 +17,9 @@ use crate::adapters::{
     fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
 };
 use crate::domain::access::AccessGate;
-use crate::domain::avatar::AvatarService;
+use crate::domain::avatar::{AvatarService, UploadsFirst};
 use crate::domain::cleanup;
+use crate::domain::directory::Directory;
 use crate::domain::image::PipelineRunner;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
@@ -67,6 +68,8 @@ pub struct AppContext {
     pub uploads: Arc<UploadService>,
     pub pictures: Arc<PictureService>,
     pub avatars: Arc<AvatarService>,
+    /// Users' current pictures and the email links of uploads.
+    pub directory: Arc<Directory>,
 }
 
 /// The store `storage.backend` names, unwrapped: for commands that run without metrics.
@@ -127,10 +130,14 @@ impl AppContext {
         );
         let cache = variants.cache().clone();
         metrics.watch_variants(variants.cache().lookups(), move || cache.usage());
+        let directory = Arc::new(Directory::new(wiring::directory(&settings), store.clone()));
+        let watched = directory.clone();
+        metrics.watch_directory(directory.lookups(), move || watched.usage());
         let uploads = Arc::new(UploadService::new(
             wiring::upload(&settings),
             store.clone(),
             profile,
+            directory.clone(),
             runner.clone(),
             variants.clone(),
         ));
@@ -140,12 +147,18 @@ impl AppContext {
             runner.clone(),
             variants,
         ));
+        let uploads_first = settings.gravatar.prefer_uploads.then(|| UploadsFirst {
+            directory: directory.clone(),
+            pictures: pictures.clone(),
+            max_age: settings.gravatar.upload_lookup_secs,
+        });
         let gravatar = GravatarClient::new(&settings.gravatar).map_err(StartError::Gravatar)?;
         let avatars = Arc::new(AvatarService::new(
             &wiring::avatar(&settings),
             Arc::new(TimedUpstream::new(gravatar, &metrics)),
             initials.clone(),
             runner,
+            uploads_first,
         ));
         let watched = avatars.clone();
         metrics.watch_gravatar(avatars.lookups(), avatars.stats(), move || watched.usage());
@@ -163,6 +176,7 @@ impl AppContext {
             uploads,
             pictures,
             avatars,
+            directory,
         })
     }
 
@@ -177,7 +191,8 @@ impl AppContext {
             .app_data(web::Data::from(self.gate.clone()))
             .app_data(web::Data::from(self.uploads.clone()))
             .app_data(web::Data::from(self.pictures.clone()))
-            .app_data(web::Data::from(self.avatars.clone()));
+            .app_data(web::Data::from(self.avatars.clone()))
+            .app_data(web::Data::from(self.directory.clone()));
     }
 }
 
