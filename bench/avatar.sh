@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Gravatar proxy cache hits, side by side in one run: visage's /avatar/{hash} vs nginx
 # `proxy_cache` (bench/avatar-nginx.conf), both in front of the same stand-in Gravatar
-# (bench/gravatar_standin.py), same wrk settings, same URL shape; first with request logs on
-# (visage at RUST_LOG=info, nginx with an access log), then with both off. Contenders alternate
-# round by round (visage, nginx, visage quiet, nginx quiet, then the reverse order), and each row
-# is the median of the per-round figures, so a noisy moment on the shared machine hits all of them.
+# (bench/gravatar_standin.py), same wrk settings, same URL shape; and visage's /u/{user_id} for a
+# user with an upload (a 302 to the picture, the directory lookup cached) vs nginx answering a
+# static `return 302`. Each with request logs on (visage at RUST_LOG=info, nginx with an access log
+# buffered as visage's is) and off. nginx is tuned as an operator would tune it (open_file_cache,
+# sendfile, the same workers and cores). Contenders alternate round by round (A B C …, then … C B
+# A), and each row is the median of the per-round figures, so a noisy moment on the shared machine
+# hits all of them.
 # Usage: bench/avatar.sh [seconds per wrk run, default 5] [rounds, default 5].
 # Results: bench/out/avatar.md
 set -euo pipefail
@@ -50,8 +53,10 @@ hash=$(printf 'jane.doe@example.com' | sha256sum | cut -d' ' -f1)
 path="/avatar/$hash?s=128"
 
 uport=$(free_port)
+# Dev mode (loopback, no issuer): uploads need no token, so /u/ has a picture to redirect to.
 start_visage() { # port, RUST_LOG
-  VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
+  VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__SERVER__PUBLIC_URL="http://127.0.0.1:$1" VISAGE__SERVER__DEV=true \
+    VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
     VISAGE__SERVER__WORKERS=$workers VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$uport/avatar/" \
     "${pin_server[@]}" target/release/visage > "$work/visage-$1.log" 2>&1 &
   pids+=($!)
@@ -60,7 +65,8 @@ start_visage() { # port, RUST_LOG
 start_nginx() { # port, access log (a file or off)
   mkdir -p "$work/tmp" "$work/cache-$1"
   sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$1|g" -e "s|@UPSTREAM@|127.0.0.1:$uport|g" \
-    -e "s|@ACCESS_LOG@|$2|g" -e "s|@WORKERS@|$workers|g" bench/avatar-nginx.conf > "$work/nginx-$1.conf"
+    -e "s|@ACCESS_LOG@|$(nginx_log "$2")|g" -e "s|@WORKERS@|$workers|g" -e "s|@PICTURE@|$picture|g" \
+    bench/avatar-nginx.conf > "$work/nginx-$1.conf"
   "${pin_server[@]}" "$NGINX" -c "$work/nginx-$1.conf" -p "$work" 2>/dev/null
 }
 vlog=$(free_port); start_visage "$vlog" info
@@ -69,6 +75,15 @@ curl -sf "http://127.0.0.1:$vlog/initials/Jane%20Doe.png?size=128" -o "$work/pic
 python3 bench/gravatar_standin.py "$uport" "$work/picture.png" &
 pids+=($!)
 wait_for "http://127.0.0.1:$uport/avatar/$hash"
+# A user with an upload on each visage; nginx's static 302 names the same picture's URL.
+user='bench%7Cuser'
+for port in "$vlog" "$vquiet"; do
+  curl -sf -X POST -H 'Content-Type: image/jpeg' --data-binary @tests/fixtures/photo-astronaut.jpg \
+    "http://127.0.0.1:$port/v1/users/$user/picture" -o /dev/null || { echo "upload to $port failed" >&2; exit 1; }
+done
+upath="/u/$user?size=128"
+picture=$(curl -s -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$vlog$upath" | sed 's/?.*//')
+[ -n "$picture" ] || { echo "visage: /u/ did not redirect" >&2; exit 1; }
 nlog=$(free_port); start_nginx "$nlog" "$work/nginx-access.log"
 nquiet=$(free_port); start_nginx "$nquiet" off
 
@@ -84,11 +99,17 @@ done
 for port in "$nlog" "$nquiet"; do
   curl -sI "http://127.0.0.1:$port$path" | grep -qi '^x-cache: HIT' || { echo "nginx: not a cache hit" >&2; exit 1; }
 done
+for port in "$vlog" "$vquiet" "$nlog" "$nquiet"; do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$upath")" = 302 ] || { echo "port $port: /u/ is not a 302" >&2; exit 1; }
+done
 
-echo "== wrk -t1 -c32 -d${secs}s, $rounds rounds, contenders alternating" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== wrk -t1 -c32 -d${secs}s, $rounds rounds, contenders alternating (load average $load_before)" >&2
 for round in $(seq "$rounds"); do
-  for run in $(in_round_order "$round" vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet); do
-    "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$path" > "$work/${run%%:*}-$round.txt"
+  for run in $(in_round_order "$round" vlog:$vlog nlog:$nlog vquiet:$vquiet nquiet:$nquiet \
+      ulog:$vlog u302log:$nlog uquiet:$vquiet u302quiet:$nquiet); do
+    case $run in u*) target=$upath ;; *) target=$path ;; esac
+    "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}$target" > "$work/${run%%:*}-$round.txt"
   done
 done
 upstream_calls=0
@@ -120,7 +141,7 @@ per_round() { # a, b: each round's a ÷ b, in round order
   done | sed 's/ $//'
 }
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, load average $load_before before and $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)"
   echo
   echo "| cache hit, 128 px PNG ($bytes bytes), wrk -t1 -c32 -d${secs}s, median of $rounds alternating rounds | requests/s | median latency | p99 latency |"
   echo "|---|---|---|---|"
@@ -133,6 +154,16 @@ per_round() { # a, b: each round's a ÷ b, in round order
     "$(ratio vlog nlog)" "$(ratio vquiet nquiet)" "$upstream_calls"
   echo
   echo "Per-round ratios, with logs: $(per_round vlog nlog); without: $(per_round vquiet nquiet)."
+  echo
+  echo "| \`/u/{user_id}\` with an upload (302), wrk -t1 -c32 -d${secs}s, median of $rounds alternating rounds | requests/s | median latency | p99 latency |"
+  echo "|---|---|---|---|"
+  row "visage \`/u/{user_id}\`, request log on" ulog
+  row "nginx \`return 302\`, access log" u302log
+  row "visage \`/u/{user_id}\`, request log off" uquiet
+  row "nginx \`return 302\`, access_log off" u302quiet
+  echo
+  printf 'Throughput ratio visage ÷ nginx on /u/: %.2f with logs, %.2f without. Per-round ratios, with logs: %s; without: %s.\n' \
+    "$(ratio ulog u302log)" "$(ratio uquiet u302quiet)" "$(per_round ulog u302log)" "$(per_round uquiet u302quiet)"
 } > "$work/report.md"
 mkdir -p bench/out
 cp "$work/report.md" bench/out/avatar.md

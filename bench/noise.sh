@@ -36,7 +36,8 @@ source bench/static-nginx.sh
 aport=$(free_port); start_nginx "$aport" off
 bport=$(free_port); start_nginx "$bport" off
 
-echo "== A/A: nginx vs nginx, $rounds rounds of ${secs}s" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== A/A: nginx vs nginx, $rounds rounds of ${secs}s (load average $load_before)" >&2
 for round in $(seq "$rounds"); do
   for run in $(in_round_order "$round" a:$aport b:$bport); do
     "${pin_load[@]}" wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:${run#*:}/jane.png" > "$work/${run%%:*}-$round.txt"
@@ -46,7 +47,7 @@ ratios=$(for round in $(seq "$rounds"); do
   printf '%.2f\n' "$(echo "$(rps "$work/a-$round.txt") / $(rps "$work/b-$round.txt")" | bc -l)"
 done)
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $setup, load average $load_before before and $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo
   echo "A/A, two identical nginx, wrk -t1 -c32 -d${secs}s, $rounds rounds: median of per-round ratios" \
     "$(echo "$ratios" | median | xargs printf '%.2f'), from $(echo "$ratios" | sort -g | head -1) to $(echo "$ratios" | sort -g | tail -1)."

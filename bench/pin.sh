@@ -19,3 +19,6 @@ fi
 in_round_order() { local round=$1; shift; if (( round % 2 )); then printf '%s\n' "$@"; else printf '%s\n' "$@" | tac; fi; }
 # The median of the numbers on stdin, one per line.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# nginx's `access_log` for a file (or `off`), buffered as visage's request log is: visage appends
+# lines to a 64 KiB batch that the request filling it writes, and flushes leftovers every 100 ms.
+nginx_log() { if [ "$1" = off ]; then echo off; else echo "$1 combined buffer=64k flush=100ms"; fi; }

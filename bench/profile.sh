@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where a cache hit's time goes: `perf record` on the release build while wrk hits a cached
 # `/avatar/{hash}` (stand-in Gravatar) and a cached `/initials/…`, with the request log on
-# (RUST_LOG=info) and off (warn). Prints each profile's top entries by self time.
+# (RUST_LOG=info) and off (warn). Prints each profile's top entries by self time, and the same
+# time summed by crate (bench/perf-by-crate.py: the kernel, libc, actix-http, tokio, visage, …).
 # Usage: bench/profile.sh [seconds per profile, default 5] [binary, default target/release/visage]
 # Results: bench/out/profile.md. Needs perf (linux-perf) and wrk.
 set -euo pipefail
@@ -54,9 +55,11 @@ profile() { # label, port, path
   grep -E "^ +[0-9]" "$work/perf.txt" | sed -E "s/ {2,}/  /g; s/ +\$//" | sed -E "s/  -  -\$//" | cut -c1-150 | head -"$top" || true
   echo '```'
   echo
+  echo "By crate (self time): $(python3 bench/perf-by-crate.py 10 < "$work/perf.txt" | paste -sd, | sed 's/,/, /g')."
+  echo
 }
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), binary $bin"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average $(cut -d' ' -f1-3 /proc/loadavg) before, binary $bin"
   echo
   profile "/avatar hit, request log on" "$vlog" "/avatar/$hash?s=128"
   profile "/avatar hit, request log off" "$vquiet" "/avatar/$hash?s=128"

@@ -1,14 +1,18 @@
 # Sourced by bench/initials.sh and bench/noise.sh: nginx serving $work/static/jane.png from a file
 # (`sendfile`), with the headers visage sends for a cached picture. The caller sets work, workers,
 # pin_server (bench/pin.sh) and NGINX, and creates $work/static and $work/tmp.
-start_nginx() { # port, access_log setting
+# Tuned as a careful operator would (nginx_log() in bench/pin.sh): an access log buffered like
+# visage's request log, open_file_cache (no open/fstat/close per hit), sendfile and tcp_nopush,
+# the same workers and cores as visage.
+start_nginx() { # port, access log: a file, or off
   cat > "$work/nginx-$1.conf" <<CONF
 worker_processes $workers;
 pid $work/nginx-$1.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 1024; }
 http {
-  access_log $2;
+  access_log $(nginx_log "$2");
+  open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s; open_file_cache_min_uses 1;
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
   sendfile on; tcp_nopush on; keepalive_requests 1000000;
