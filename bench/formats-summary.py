@@ -36,7 +36,10 @@ NAMES = {
     "pillow": "Pillow",
 }
 # (format, bytes ÷ master at most, median SSIM at least)
-TARGETS = (("avif", 0.55, 0.95), ("webp", 0.75, 0.95))
+# Issue 29: AVIF ≤ 0.50× the master's bytes with the *least* SSIM over the photos ≥ 0.95, encoded
+# in ≤ 100 ms (≤ 50 ms with rav1e's assembly); WebP as before.
+TARGETS = (("avif", 0.50, 0.95), ("webp", 0.75, 0.95))
+AVIF_MS = {False: 100.0, True: 50.0}
 
 
 def rgb(path):
@@ -113,6 +116,7 @@ def main():
     print(f"masters: {', '.join(f'{Path(m).stem} {master_bytes[m]} B' for m in masters)} "
           f"(median {statistics.median(master_bytes.values()):.0f} B)")
     print("versions: " + "; ".join(versions))
+    asm = any("assembly on" in line for line in versions)
 
     summary = {}
     for fmt, title in FORMATS:
@@ -134,7 +138,7 @@ def main():
             med_ssim = statistics.median(r["ssim"] for r in group)
             min_ssim = min(r["ssim"] for r in group)
             ms = statistics.median(r["ms"] for r in group)
-            summary[ident, fmt] = (ratio, med_ssim)
+            summary[ident, fmt] = (ratio, min_ssim, ms)
             print(f"| {NAMES[ident]} | {settings[ident, fmt]} | {med_bytes:.0f} | {ratio:.2f} "
                   f"| {med_ssim:.4f} | {min_ssim:.4f} | {ms:.1f} | {ms / visage_ms:.2f} |")
 
@@ -143,7 +147,7 @@ def main():
         print("\n### visage cold-request sizes (master decode + resize + encode)\n")
         print("| edge | AVIF median ms | AVIF median bytes | WebP median ms | WebP median bytes |")
         print("|---|---|---|---|---|")
-        for edge in [*cold, 512]:
+        for edge in sorted([*cold, 512]):
             cells = []
             for fmt in ("avif", "webp"):
                 keys = [k for k in times if k[0] == "visage" and k[1] == fmt and k[3] == edge]
@@ -154,13 +158,19 @@ def main():
 
     verdicts = []
     for fmt, max_ratio, min_ssim in TARGETS:
-        ratio, med_ssim = summary["visage", fmt]
-        met = ratio <= max_ratio and med_ssim >= min_ssim
+        ratio, least_ssim, ms = summary["visage", fmt]
+        met = ratio <= max_ratio and least_ssim >= min_ssim
         verdicts.append(
             f"{fmt.upper() if fmt == 'avif' else 'WebP'} median bytes ≤ {max_ratio:.2f}× the JPEG "
-            f"master with median SSIM ≥ {min_ssim} (visage: {ratio:.2f}×, SSIM {med_ssim:.4f}, "
-            f"{'met' if met else 'MISSED'})"
+            f"master with minimum SSIM ≥ {min_ssim} (visage: {ratio:.2f}×, minimum SSIM "
+            f"{least_ssim:.4f}, {'met' if met else 'MISSED'})"
         )
+        if fmt == "avif":
+            limit = AVIF_MS[asm]
+            verdicts.append(
+                f"512 px AVIF in ≤ {limit:.0f} ms {'with' if asm else 'without'} rav1e's assembly "
+                f"(visage: {ms:.1f} ms, {'met' if ms <= limit else 'MISSED'})"
+            )
     print("\ntargets: " + "; ".join(verdicts))
 
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Encoders vs sharp (libvips) and Pillow on camera photos: visage's AVIF (ravif/rav1e q78, speed
-# 10), WebP (libwebp q80) and JPEG (jpeg-encoder q85, 4:2:0) against sharp's and Pillow's, each
+# Encoders vs sharp (libvips) and Pillow on camera photos: visage's AVIF (rav1e, 8-bit 4:2:0,
+# quantizer 114, speed 10 trimmed: src/domain/image/avif.rs), WebP (libwebp q80) and JPEG
+# (jpeg-encoder q85, 4:2:0) against sharp's and Pillow's, each
 # peer at its library's AVIF defaults and at its fastest AVIF speed. Inputs: the five camera photos
 # in scikit-image's wheel (astronaut, chelsea, coffee, rocket, motorcycle_left) and two generated
 # photo-like JPEGs (2 MP, 12 MP), each made into a 512 px master as visage does (centre square
 # crop, Lanczos, JPEG 85). Per format: bytes (and ÷ the JPEG master), SSIM against the master
 # (scikit-image, both decoded with Pillow) and decode + encode time. Every contender runs on ONE
 # pinned core (taskset) with one thread; times are medians of per-round medians, the contenders
-# alternating round by round. Then visage's AVIF and WebP times at cold-request sizes (128, 192,
-# 256 px: AVIF is encoded inline up to 192 px, above it a WebP stands in while AVIF encodes).
+# alternating round by round. Then visage's AVIF and WebP times at cold-request sizes (128, 256,
+# 512 and 1024 px: AVIF is encoded inline up to 512 px, above it a WebP stands in while AVIF
+# encodes). The binary is built with rav1e's assembly when FEATURES=asm (needs nasm).
 # Usage: bench/formats.sh   (BENCH_CORE=N picks the core, default 1; ROUNDS=N, default 3;
 #        RUNS=N encodes per round, default 20 (visage's bench binary uses it for all formats);
 #        AVIF_RUNS=N for the peers' AVIF, default 5, or RUNS when only RUNS is set)
@@ -53,7 +55,11 @@ PY
 masters=("$dir"/masters/*.jpg)
 
 echo "building benches/formats (release profile: the first build takes minutes)" >&2
-bin=$(nice -n 19 cargo bench --bench formats --no-run --message-format=json 2>"$dir/build.log" | python3 -c '
+features=${FEATURES:-}
+if [ "$features" = asm ] && ! command -v nasm >/dev/null; then
+  echo "formats.sh: FEATURES=asm needs nasm (apt-get install nasm)" >&2; exit 2
+fi
+bin=$(nice -n 19 cargo bench --bench formats --no-run ${features:+--features "$features"} --message-format=json 2>"$dir/build.log" | python3 -c '
 import json, sys
 for line in sys.stdin:
     j = json.loads(line)
@@ -61,12 +67,13 @@ for line in sys.stdin:
         print(j["executable"])') || { cat "$dir/build.log" >&2; exit 1; }
 [ -x "$bin" ] || { cat "$dir/build.log" >&2; echo "formats.sh: no formats bench executable" >&2; exit 1; }
 
-python3 - > "$dir/versions.txt" <<'PY'
-import tomllib
+python3 - "$features" > "$dir/versions.txt" <<'PY'
+import sys, tomllib
 with open("Cargo.lock", "rb") as f:
     crates = {p["name"]: p["version"] for p in tomllib.load(f)["package"]}
-names = ("ravif", "rav1e", "webp", "libwebp-sys", "jpeg-encoder")
-print("visage: " + ", ".join(f"{n} {crates[n]}" for n in names if n in crates))
+names = ("rav1e", "avif-serialize", "webp", "libwebp-sys", "jpeg-encoder")
+print("visage: " + ", ".join(f"{n} {crates[n]}" for n in names if n in crates)
+      + (", rav1e assembly on" if sys.argv[1:] == ["asm"] else ", rav1e without assembly"))
 PY
 node bench/formats-sharp.mjs --versions >> "$dir/versions.txt"
 python3 bench/formats-pillow.py --versions >> "$dir/versions.txt"
@@ -77,7 +84,7 @@ raw=$dir/raw.txt
 # visage's binary prints "master format edge bytes median_ms"; its settings are in src/domain/image/encode.rs.
 visage_at() { # ROUND EDGE OUT_DIR
   "${pin[@]}" "$bin" "$3" "$runs" "$2" "${masters[@]}" | awk -v round="$1" '
-    BEGIN { s["avif"] = "ravif/rav1e,q78,speed10,4:4:4"; s["webp"] = "libwebp,q80,method4"
+    BEGIN { s["avif"] = "rav1e,q114,speed10-trimmed,psy,4:2:0"; s["webp"] = "libwebp,q80,method4"
             s["jpg"] = "jpeg-encoder,q85,4:2:0" }
     { print round, "visage", $2, $1, $3, $4, $5, s[$2] }' >> "$raw"
 }
@@ -101,7 +108,7 @@ for round in $(seq "$rounds"); do
     took+=" $contender $((SECONDS - start)) s,"
   done
   start=$SECONDS
-  for edge in 128 192 256; do
+  for edge in 128 256 1024; do
     mkdir -p "$dir/e$edge"
     visage_at "$round" "$edge" "$dir/e$edge"
   done

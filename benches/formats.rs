@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use visage::domain::image::{
-    AVIF_INTERACTIVE_MAX_EDGE, AVIF_QUALITY, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY, master_variant,
+    AVIF_INTERACTIVE_MAX_EDGE, AVIF_QUANTIZER, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY,
+    master_variant,
 };
 use visage::vocabulary::Format;
 
@@ -29,7 +30,7 @@ fn main() {
     let runs: usize = runs.parse().expect("RUNS is a number");
     let edge: u32 = edge.parse().expect("EDGE is a number");
     eprintln!(
-        "visage: AVIF quality {AVIF_QUALITY} speed {AVIF_SPEED} (inline up to {AVIF_INTERACTIVE_MAX_EDGE} px), \
+        "visage: AVIF quantizer {AVIF_QUANTIZER} speed {AVIF_SPEED} (inline up to {AVIF_INTERACTIVE_MAX_EDGE} px), \
          WebP quality {WEBP_QUALITY}, JPEG quality {JPEG_QUALITY}"
     );
     for master in masters {

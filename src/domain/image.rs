@@ -11,6 +11,7 @@
 //! - JPEG is decoded with shrink-on-load (DCT-domain 1/2, 1/4, 1/8 scaling) to the smallest scale
 //!   whose short edge still covers the master, then resized with Lanczos3.
 
+mod avif;
 mod crop;
 mod encode;
 mod jpeg;
@@ -25,8 +26,9 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 pub use crate::domain::picture::AVIF_INTERACTIVE_MAX_EDGE;
+pub use avif::{AVIF_ALPHA_QUANTIZER, AVIF_QUANTIZER, AVIF_SPEED};
 pub use crop::{CropRect, MIN_CROP_EDGE};
-pub use encode::{AVIF_QUALITY, AVIF_SPEED, JPEG_QUALITY, WEBP_QUALITY};
+pub use encode::{JPEG_QUALITY, WEBP_QUALITY};
 pub use runner::{PipelineRunner, WorkerError};
 
 use crop::Region;

@@ -9,10 +9,11 @@ use bytestring::ByteString;
 use crate::domain::cache::Weighed;
 use crate::vocabulary::{ErrorChain, Format};
 
-/// Largest square edge whose AVIF is encoded while a client waits (a few tens of ms on one core
-/// of a 2-core Xeon, `bench/formats.sh`); larger ones are encoded in the background while WebP
-/// stands in (see [`stand_in`]).
-pub const AVIF_INTERACTIVE_MAX_EDGE: u32 = 192;
+/// Largest square edge whose AVIF is encoded while a client waits: every size a stored master
+/// has by default, at most about 100 ms on one core without rav1e's assembly (`bench/formats.sh`,
+/// BENCHMARKS.md). Above it (1024 px takes four times as long) WebP stands in while the AVIF is
+/// encoded in the background (see [`stand_in`]).
+pub const AVIF_INTERACTIVE_MAX_EDGE: u32 = 512;
 
 /// Encoded picture bytes with their HTTP identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,7 +92,12 @@ mod tests {
 
     #[test]
     fn only_large_avif_needs_a_stand_in() {
-        assert_eq!(stand_in(Format::Avif, 512), Some(Format::Webp));
+        assert_eq!(stand_in(Format::Avif, 1024), Some(Format::Webp));
+        assert_eq!(
+            stand_in(Format::Avif, 512),
+            None,
+            "a master's size is answered at once"
+        );
         assert_eq!(
             stand_in(Format::Avif, AVIF_INTERACTIVE_MAX_EDGE + 1),
             Some(Format::Webp)
@@ -135,7 +141,7 @@ mod tests {
     #[tokio::test]
     async fn a_slow_format_not_ready_stands_in_and_is_encoded_in_the_background() {
         let asked = Arc::new(Mutex::new(Vec::new()));
-        let picture = serve(Format::Avif, 512, false, &asked).await;
+        let picture = serve(Format::Avif, 1024, false, &asked).await;
         assert_eq!((picture.format, picture.provisional), (Format::Webp, true));
         tokio::task::yield_now().await;
         let mut asked = asked.lock().expect("lock").clone();
@@ -146,7 +152,8 @@ mod tests {
     #[tokio::test]
     async fn a_ready_or_quick_format_is_served_as_asked() {
         for (format, edge, ready) in [
-            (Format::Avif, 512, true),
+            (Format::Avif, 1024, true),
+            (Format::Avif, 512, false),
             (Format::Avif, 128, false),
             (Format::Webp, 1024, false),
         ] {

@@ -260,13 +260,44 @@ pub(crate) async fn until_served_as(
     }
 }
 
+/// Every size a default master has (512 px and below) is encoded while the client waits: the
+/// first answer is the AVIF itself, final (immutable), never a stand-in.
+#[actix_web::test]
+async fn a_512_px_avif_is_the_first_answer() {
+    let app = TestApp::spawn(&[("server.dev", "true")]).await;
+    let key = upload_test_card(&app, "auth0|formats-512").await;
+    for (path, accept) in [
+        (format!("/pictures/{key}"), CHROME),
+        (format!("/pictures/{key}?format=avif"), ""),
+        ("/initials/Jane%20Doe.png?size=512".to_owned(), CHROME),
+        (
+            "/initials/Jane%20Doe.png?size=512&format=avif".to_owned(),
+            "",
+        ),
+    ] {
+        let (status, headers, bytes) = get_with(&app, &path, accept, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(header(&headers, "content-type"), "image/avif", "{path}");
+        assert_eq!(header(&headers, "cache-control"), IMMUTABLE, "{path}");
+        let seen = decode_with_pillow(&bytes);
+        assert_eq!(
+            (seen.format.as_str(), seen.width, seen.height),
+            ("AVIF", 512, 512),
+            "{path}"
+        );
+    }
+    app.stop().await;
+}
+
+/// Above 512 px (a 640 px master, a 640 px initials picture) a WebP stands in, briefly
+/// cacheable, while the AVIF is encoded in the background; then the AVIF is served.
 #[actix_web::test]
 async fn a_large_avif_is_a_short_lived_webp_until_it_is_encoded() {
-    let app = TestApp::spawn(&[("server.dev", "true")]).await;
+    let app = TestApp::spawn(&[("server.dev", "true"), ("limits.master_size", "640")]).await;
     let key = upload_test_card(&app, "auth0|formats-large").await;
     for (path, edge) in [
-        (format!("/pictures/{key}"), 512),
-        ("/initials/Jane%20Doe.png?size=512".to_owned(), 512),
+        (format!("/pictures/{key}"), 640),
+        ("/initials/Jane%20Doe.png?size=640".to_owned(), 640),
     ] {
         let (status, headers, bytes) = get_with(&app, &path, CHROME, None).await;
         assert_eq!(status, StatusCode::OK);

@@ -14,11 +14,7 @@ use crate::vocabulary::Format;
 pub const JPEG_QUALITY: u8 = 85;
 /// libwebp's lossy quality (0–100).
 pub const WEBP_QUALITY: f32 = 80.0;
-/// ravif's quality (1–100); alpha is encoded at the same quality.
-pub const AVIF_QUALITY: f32 = 78.0;
-/// rav1e's fastest preset: without its assembly, slower presets cost seconds per picture for a
-/// few percent of bytes.
-pub const AVIF_SPEED: u8 = 10;
+
 /// Encodes `pixels` (`width`×`height`, rows packed) as `format`. JPEG has no alpha: transparent
 /// pixels are composed over white. GIF and SVG are never written from pixels.
 pub(crate) fn encode(
@@ -37,7 +33,7 @@ pub(crate) fn encode(
         Format::Jpeg => jpeg(width, height, pixels)?,
         Format::Png => png(width, height, pixels)?,
         Format::Webp => webp(width, height, pixels)?,
-        Format::Avif => avif(width, height, pixels)?,
+        Format::Avif => super::avif::encode(width, height, pixels)?,
         Format::Gif | Format::Svg => {
             return Err(ImageError::Unsupported(format!(
                 "visage does not encode {format} pictures"
@@ -96,34 +92,6 @@ fn webp(width: u32, height: u32, pixels: &Pixels) -> Result<Vec<u8>, ImageError>
         .encode_simple(false, WEBP_QUALITY)
         .map_err(|err| failed(format!("{err:?}")))?;
     Ok(memory.to_vec())
-}
-
-fn avif(width: u32, height: u32, pixels: &Pixels) -> Result<Vec<u8>, ImageError> {
-    let encoder = ravif::Encoder::new()
-        .with_quality(AVIF_QUALITY)
-        .with_alpha_quality(AVIF_QUALITY)
-        .with_speed(AVIF_SPEED)
-        // One thread: encodes already run one per core on the blocking pool.
-        .with_num_threads(Some(1));
-    let (w, h) = (width as usize, height as usize);
-    let image = match pixels {
-        Pixels::Rgb(rgb) => {
-            let rgb: Vec<ravif::RGB8> = rgb
-                .chunks_exact(3)
-                .map(|p| ravif::RGB8::new(p[0], p[1], p[2]))
-                .collect();
-            encoder.encode_rgb(ravif::Img::new(rgb.as_slice(), w, h))
-        }
-        Pixels::Rgba(rgba) => {
-            let rgba: Vec<ravif::RGBA8> = rgba
-                .chunks_exact(4)
-                .map(|p| ravif::RGBA8::new(p[0], p[1], p[2], p[3]))
-                .collect();
-            encoder.encode_rgba(ravif::Img::new(rgba.as_slice(), w, h))
-        }
-    }
-    .map_err(failed)?;
-    Ok(image.avif_file)
 }
 
 /// RGBA composed over white, as RGB.
