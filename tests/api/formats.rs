@@ -238,6 +238,10 @@ async fn variant_misses(app: &TestApp) -> u64 {
         .map_or(0, |n| n.trim().parse().expect("a count"))
 }
 
+/// An AVIF encode in a debug build on a loaded, shared machine can pass the default 20 s
+/// pipeline deadline (a 500): the tests that wait for AVIF answers give it room.
+pub(crate) const ROOM_FOR_DEBUG_AVIF: (&str, &str) = ("limits.pipeline_timeout_secs", "120");
+
 /// Polls `path` with `accept` until it answers in `content_type`; returns that answer.
 pub(crate) async fn until_served_as(
     app: &TestApp,
@@ -264,7 +268,7 @@ pub(crate) async fn until_served_as(
 /// first answer is the AVIF itself, final (immutable), never a stand-in.
 #[actix_web::test]
 async fn a_512_px_avif_is_the_first_answer() {
-    let app = TestApp::spawn(&[("server.dev", "true")]).await;
+    let app = TestApp::spawn(&[("server.dev", "true"), ROOM_FOR_DEBUG_AVIF]).await;
     let key = upload_test_card(&app, "auth0|formats-512").await;
     for (path, accept) in [
         (format!("/pictures/{key}"), CHROME),
@@ -293,7 +297,12 @@ async fn a_512_px_avif_is_the_first_answer() {
 /// cacheable, while the AVIF is encoded in the background; then the AVIF is served.
 #[actix_web::test]
 async fn a_large_avif_is_a_short_lived_webp_until_it_is_encoded() {
-    let app = TestApp::spawn(&[("server.dev", "true"), ("limits.master_size", "640")]).await;
+    let app = TestApp::spawn(&[
+        ("server.dev", "true"),
+        ("limits.master_size", "640"),
+        ROOM_FOR_DEBUG_AVIF,
+    ])
+    .await;
     let key = upload_test_card(&app, "auth0|formats-large").await;
     for (path, edge) in [
         (format!("/pictures/{key}"), 640),
@@ -403,7 +412,11 @@ async fn initials_negotiate_on_the_png_route_and_svg_names_its_own() {
 #[actix_web::test]
 async fn drawn_avatar_fallbacks_negotiate_and_gravatar_pictures_pass_through() {
     let gravatar = FakeGravatar::start().await;
-    let app = TestApp::spawn(&[("gravatar.base_url", gravatar.base_url.as_str())]).await;
+    let app = TestApp::spawn(&[
+        ("gravatar.base_url", gravatar.base_url.as_str()),
+        ROOM_FOR_DEBUG_AVIF,
+    ])
+    .await;
     // (path, Accept, content type, edge)
     let table = [
         ("/avatar/?name=Jane%20Doe&s=128", CHROME, "image/avif", 128),

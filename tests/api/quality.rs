@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::{self, TestApp};
-use crate::formats::{get_with, header, until_served_as};
+use crate::formats::{ROOM_FOR_DEBUG_AVIF, get_with, header, until_served_as};
 use crate::upload::{fixture, post_raw, user_path};
 
 /// The least SSIM of a 512 px AVIF or WebP answer against its JPEG master, on every photo
@@ -145,7 +145,7 @@ fn ssim(first: &Rgb, second: &Rgb) -> f64 {
 /// (the stored JPEG, as `/pictures/{key}` serves it without a format).
 #[actix_web::test]
 async fn avif_and_webp_answers_of_real_photos_stay_above_the_documented_ssim_floor() {
-    let app = TestApp::spawn(&[("server.dev", "true")]).await;
+    let app = TestApp::spawn(&[("server.dev", "true"), ROOM_FOR_DEBUG_AVIF]).await;
     let mut seen = Vec::new();
     for photo in PHOTOS {
         let res = post_raw(
