@@ -207,6 +207,21 @@ pub(crate) async fn collect(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_master_and_its_variants_are_one_picture() {
+        for (key, picture) in [
+            ("u/ab/abc.jpg", "u/ab/abc"),
+            ("u/ab/abc.128.webp", "u/ab/abc"),
+            ("abc.png", "abc"),
+            // The file name's first dot, not one in the prefix (keys allow dotted segments).
+            ("u/ab./x.jpg", "u/ab./x"),
+            ("u/a.b/x.64.avif", "u/a.b/x"),
+        ] {
+            let key = ObjectKey::parse(key).expect("key");
+            assert_eq!(picture_of(&key), picture, "{key}");
+        }
+    }
+
     fn object(key: &str, secs: u64) -> StoredObject {
         StoredObject {
             key: ObjectKey::parse(key).expect("key"),
