@@ -133,4 +133,15 @@ mod tests {
             assert!(ObjectKey::parse(good).is_ok(), "{good:?} must be accepted");
         }
     }
+
+    #[test]
+    fn keys_are_at_most_512_bytes() {
+        let longest = format!("u/{}", "a".repeat(510));
+        assert_eq!(
+            ObjectKey::parse(&longest).map(|k| k.as_str().len()).ok(),
+            Some(512)
+        );
+        assert!(ObjectKey::parse(&format!("{longest}b")).is_err());
+        assert!(ObjectKey::parse(&"a".repeat(4096)).is_err());
+    }
 }
