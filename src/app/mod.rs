@@ -1,6 +1,7 @@
 //! The one place that knows both sides: reads the settings, builds the adapters, hands
 //! `Arc<dyn Port>`s to the domain, and starts the HTTP server.
 
+mod lifecycle;
 mod wiring;
 
 use std::net::TcpListener;
@@ -21,12 +22,14 @@ use crate::domain::avatar::{AvatarService, UploadsFirst};
 use crate::domain::cleanup;
 use crate::domain::directory::Directory;
 use crate::domain::image::PipelineRunner;
+use crate::domain::lifecycle::Eraser;
+use crate::domain::lifecycle::hook::HookService;
 use crate::domain::pictures::{PictureService, VariantCache};
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
 use crate::domain::render::{RenderError, Renderer};
 use crate::domain::upload::UploadService;
-use crate::http::EdgeConfig;
+use crate::http::{EdgeConfig, HookConfig};
 use crate::metrics::Metrics;
 use crate::ports::tokens::TokenVerifier;
 use crate::ports::{ObjectStore, ProfileStore, StoreError};
@@ -52,7 +55,12 @@ pub enum StartError {
     Gravatar(#[source] reqwest::Error),
     #[error("{failed} deletions failed; run gc again")]
     GcIncomplete { failed: usize },
+    #[error("cannot set up the CDN purge")]
+    Cdn(#[from] crate::adapters::cdn::CdnSetupError),
+    #[error("reconcile did not finish: {0}")]
+    ReconcileIncomplete(String),
 }
+pub use lifecycle::reconcile;
 
 /// Everything the handlers share; cloned once per worker (all fields are cheap handles).
 #[derive(Clone)]
@@ -70,6 +78,28 @@ pub struct AppContext {
     pub avatars: Arc<AvatarService>,
     /// Users' current pictures and the email links of uploads.
     pub directory: Arc<Directory>,
+    /// The Auth0 lifecycle hook and its settings.
+    pub hooks: Arc<HookService>,
+    pub(crate) hook_config: Arc<HookConfig>,
+}
+
+/// The store `storage.backend` names, timed for the metrics: for the server.
+async fn open_timed_store(
+    settings: &Settings,
+    metrics: &Metrics,
+) -> Result<Arc<dyn ObjectStore>, StartError> {
+    Ok(match settings.backend() {
+        Backend::Fs => Arc::new(TimedStore::new(
+            FolderStore::open(&settings.storage.fs.root).await?,
+            "fs",
+            metrics,
+        )),
+        Backend::S3 => Arc::new(TimedStore::new(
+            S3Store::new(&settings.storage.s3),
+            "s3",
+            metrics,
+        )),
+    })
 }
 
 /// The store `storage.backend` names, unwrapped: for commands that run without metrics.
@@ -83,18 +113,7 @@ async fn open_store(settings: &Settings) -> Result<Arc<dyn ObjectStore>, StoreEr
 impl AppContext {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let metrics = Metrics::new()?;
-        let store: Arc<dyn ObjectStore> = match settings.backend() {
-            Backend::Fs => Arc::new(TimedStore::new(
-                FolderStore::open(&settings.storage.fs.root).await?,
-                "fs",
-                &metrics,
-            )),
-            Backend::S3 => Arc::new(TimedStore::new(
-                S3Store::new(&settings.storage.s3),
-                "s3",
-                &metrics,
-            )),
-        };
+        let store = open_timed_store(&settings, &metrics).await?;
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
         let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
@@ -133,11 +152,20 @@ impl AppContext {
         let directory = Arc::new(Directory::new(wiring::directory(&settings), store.clone()));
         let watched = directory.clone();
         metrics.watch_directory(directory.lookups(), move || watched.usage());
+        let eraser = Arc::new(Eraser::new(
+            store.clone(),
+            directory.clone(),
+            variants.clone(),
+            lifecycle::purger(&settings)?,
+        ));
+        let hooks = Arc::new(HookService::new(eraser.clone(), directory.clone()));
+        metrics.watch_lifecycle(hooks.counts(), eraser.purger().counts());
         let uploads = Arc::new(UploadService::new(
             wiring::upload(&settings),
             store.clone(),
             profile,
             directory.clone(),
+            eraser,
             runner.clone(),
             variants.clone(),
         ));
@@ -167,6 +195,11 @@ impl AppContext {
             settings.limits.uploads_per_minute,
         ));
         Ok(Self {
+            hook_config: Arc::new(HookConfig::new(
+                settings.hooks.auth0_token.as_deref(),
+                settings.limits.max_hook_bytes,
+            )),
+            hooks,
             edge: Arc::new(wiring::edge(&settings)),
             readiness,
             metrics,
@@ -192,7 +225,9 @@ impl AppContext {
             .app_data(web::Data::from(self.uploads.clone()))
             .app_data(web::Data::from(self.pictures.clone()))
             .app_data(web::Data::from(self.avatars.clone()))
-            .app_data(web::Data::from(self.directory.clone()));
+            .app_data(web::Data::from(self.directory.clone()))
+            .app_data(web::Data::from(self.hooks.clone()))
+            .app_data(web::Data::from(self.hook_config.clone()));
     }
 }
 
@@ -280,7 +315,8 @@ pub async fn gc(settings: Settings, dry_run: bool) -> Result<(), StartError> {
         dry_run,
     };
     let root = format!("{}/", crate::domain::upload::KEY_PREFIX);
-    let report = cleanup::collect(store.as_ref(), &root, policy).await?;
+    let purger = lifecycle::purger(&settings)?;
+    let report = cleanup::collect(store.as_ref(), &root, policy, &purger).await?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     println!(
         "visage gc: {} users, {} objects, {verb} {}, {} failed",

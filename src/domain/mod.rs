@@ -8,6 +8,7 @@ pub mod counts;
 pub mod directory;
 pub mod image;
 pub mod initials;
+pub mod lifecycle;
 pub mod picture;
 pub mod pictures;
 pub mod placeholder;
