@@ -6,6 +6,7 @@ pub mod cache;
 pub(crate) mod cleanup;
 pub mod counts;
 pub mod image;
+pub mod import;
 pub mod initials;
 pub mod picture;
 pub mod pictures;

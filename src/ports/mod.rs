@@ -4,6 +4,7 @@
 //! keeps signatures plain.
 
 pub mod profile;
+pub mod source;
 pub mod store;
 pub mod tokens;
 pub mod upstream;
