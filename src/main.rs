@@ -11,7 +11,7 @@ use visage::settings::LogFormat;
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or_default();
+    let command = cli.command.clone().unwrap_or_default();
     let settings = match cli.settings() {
         Ok(settings) => settings,
         Err(err) => {
@@ -32,6 +32,21 @@ async fn main() -> ExitCode {
     match command {
         Command::Serve => logged(format, visage::app::run(settings)).await,
         Command::Gc { dry_run } => logged(format, visage::app::gc(settings, dry_run)).await,
+        Command::Import {
+            dry_run,
+            allow_hosts,
+            concurrency,
+            file,
+        } => {
+            let options = visage::app::ImportOptions {
+                file,
+                allow_hosts,
+                concurrency: usize::from(concurrency),
+                dry_run,
+            };
+            visage::telemetry::init_with_default(format, "warn");
+            logged(format, visage::app::import(settings, options)).await
+        }
         // No log writer: a health check runs every few seconds and prints one line.
         Command::Healthcheck { ready } => healthcheck(&settings, ready),
     }

@@ -1,6 +1,8 @@
 //! The one place that knows both sides: reads the settings, builds the adapters, hands
 //! `Arc<dyn Port>`s to the domain, and starts the HTTP server.
 
+mod import;
+mod parts;
 mod wiring;
 
 use std::net::TcpListener;
@@ -10,17 +12,13 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::adapters::auth0::Auth0Profiles;
 use crate::adapters::gravatar::GravatarClient;
-use crate::adapters::timed::{TimedProfiles, TimedStore, TimedUpstream};
-use crate::adapters::{
-    fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
-};
+use crate::adapters::timed::TimedUpstream;
+use crate::adapters::{fs::FolderStore, jwks::JwksVerifier, s3::S3Store};
 use crate::domain::access::AccessGate;
 use crate::domain::avatar::AvatarService;
 use crate::domain::cleanup;
-use crate::domain::image::PipelineRunner;
-use crate::domain::pictures::{PictureService, VariantCache};
+use crate::domain::pictures::PictureService;
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
 use crate::domain::render::{RenderError, Renderer};
@@ -28,8 +26,10 @@ use crate::domain::upload::UploadService;
 use crate::http::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::ports::tokens::TokenVerifier;
-use crate::ports::{ObjectStore, ProfileStore, StoreError};
+use crate::ports::{ObjectStore, StoreError};
 use crate::settings::{Backend, Settings};
+pub use import::{ImportError, ImportOptions, InputError, import};
+use parts::UploadParts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -51,6 +51,8 @@ pub enum StartError {
     Gravatar(#[source] reqwest::Error),
     #[error("{failed} deletions failed; run gc again")]
     GcIncomplete { failed: usize },
+    #[error(transparent)]
+    Import(#[from] ImportError),
 }
 
 /// Everything the handlers share; cloned once per worker (all fields are cheap handles).
@@ -80,31 +82,14 @@ async fn open_store(settings: &Settings) -> Result<Arc<dyn ObjectStore>, StoreEr
 impl AppContext {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let metrics = Metrics::new()?;
-        let store: Arc<dyn ObjectStore> = match settings.backend() {
-            Backend::Fs => Arc::new(TimedStore::new(
-                FolderStore::open(&settings.storage.fs.root).await?,
-                "fs",
-                &metrics,
-            )),
-            Backend::S3 => Arc::new(TimedStore::new(
-                S3Store::new(&settings.storage.s3),
-                "s3",
-                &metrics,
-            )),
-        };
+        let UploadParts {
+            store,
+            runner,
+            variants,
+            uploads,
+        } = UploadParts::build(&settings, &metrics).await?;
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
-        let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
-            let auth0 = Auth0Profiles::from_settings(&settings, &metrics)?;
-            Arc::new(TimedProfiles::new(auth0, &metrics))
-        } else {
-            Arc::new(NoProfileStore)
-        };
-        // One pool for all image work: uploads, variants, large renders and resizes.
-        let runner = Arc::new(PipelineRunner::new(
-            settings.limits.pipeline_concurrency,
-            Duration::from_secs(settings.limits.pipeline_timeout_secs),
-        ));
         let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
         let initials = Arc::new(InitialsService::new(
             renderer,
@@ -121,19 +106,8 @@ impl AppContext {
             ),
             None => None,
         };
-        let variants = VariantCache::new(
-            settings.pictures.cache_bytes,
-            Duration::from_secs(settings.pictures.cache_ttl_secs),
-        );
         let cache = variants.cache().clone();
         metrics.watch_variants(variants.cache().lookups(), move || cache.usage());
-        let uploads = Arc::new(UploadService::new(
-            wiring::upload(&settings),
-            store.clone(),
-            profile,
-            runner.clone(),
-            variants.clone(),
-        ));
         let pictures = Arc::new(PictureService::new(
             wiring::pictures(&settings),
             store,

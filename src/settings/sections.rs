@@ -16,6 +16,7 @@ pub struct Settings {
     pub fonts: Fonts,
     pub limits: Limits,
     pub pictures: Pictures,
+    pub import: Import,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,4 +190,14 @@ pub struct Pictures {
     pub cache_ttl_secs: u64,
     /// Also write encoded variants to storage next to their master.
     pub store_variants: bool,
+}
+
+/// `visage import`'s own bounds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Import {
+    /// Seconds one source picture may take: every redirect hop and the whole body.
+    pub fetch_timeout_secs: u64,
+    /// Seconds one user's write-back may take during an import, 429 waits included (in place
+    /// of `auth0.management.timeout_secs`).
+    pub write_back_timeout_secs: u64,
 }

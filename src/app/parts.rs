@@ -1,0 +1,69 @@
+//! The upload pipeline's parts, built one way from the settings for every command that uploads:
+//! `serve` (behind `POST /v1/…/picture`) and `import`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{StartError, wiring};
+use crate::adapters::auth0::Auth0Profiles;
+use crate::adapters::timed::{TimedProfiles, TimedStore};
+use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
+use crate::domain::image::PipelineRunner;
+use crate::domain::pictures::VariantCache;
+use crate::domain::upload::UploadService;
+use crate::metrics::Metrics;
+use crate::ports::{ObjectStore, ProfileStore};
+use crate::settings::{Backend, Settings};
+
+pub(super) struct UploadParts {
+    /// The store `storage.backend` names, timed into `metrics`.
+    pub(super) store: Arc<dyn ObjectStore>,
+    /// One pool for all image work: uploads, variants, large renders and resizes.
+    pub(super) runner: Arc<PipelineRunner>,
+    pub(super) variants: VariantCache,
+    pub(super) uploads: Arc<UploadService>,
+}
+
+impl UploadParts {
+    pub(super) async fn build(settings: &Settings, metrics: &Metrics) -> Result<Self, StartError> {
+        let store: Arc<dyn ObjectStore> = match settings.backend() {
+            Backend::Fs => Arc::new(TimedStore::new(
+                FolderStore::open(&settings.storage.fs.root).await?,
+                "fs",
+                metrics,
+            )),
+            Backend::S3 => Arc::new(TimedStore::new(
+                S3Store::new(&settings.storage.s3),
+                "s3",
+                metrics,
+            )),
+        };
+        let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
+            let auth0 = Auth0Profiles::from_settings(settings, metrics)?;
+            Arc::new(TimedProfiles::new(auth0, metrics))
+        } else {
+            Arc::new(NoProfileStore)
+        };
+        let runner = Arc::new(PipelineRunner::new(
+            settings.limits.pipeline_concurrency,
+            Duration::from_secs(settings.limits.pipeline_timeout_secs),
+        ));
+        let variants = VariantCache::new(
+            settings.pictures.cache_bytes,
+            Duration::from_secs(settings.pictures.cache_ttl_secs),
+        );
+        let uploads = Arc::new(UploadService::new(
+            wiring::upload(settings),
+            store.clone(),
+            profile,
+            runner.clone(),
+            variants.clone(),
+        ));
+        Ok(Self {
+            store,
+            runner,
+            variants,
+            uploads,
+        })
+    }
+}
