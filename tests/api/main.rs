@@ -14,6 +14,7 @@ mod editor;
 mod faults;
 mod formats;
 mod foundation;
+mod import;
 mod initials;
 mod limits;
 mod operations;
