@@ -254,8 +254,8 @@ impl From<crate::ports::tokens::TokenError> for ApiError {
             TokenError::Invalid(message) => Self::Unauthorized(message),
             // The contract's answer for a token that cannot be checked is 401; the sentence
             // says why, so a client retries later instead of signing the user out.
-            TokenError::KeysUnavailable(cause) => {
-                tracing::warn!(cause = %cause, "token refused: no JWKS key set yet");
+            TokenError::KeysUnavailable => {
+                tracing::warn!("token refused: no JWKS key set yet");
                 Self::Unauthorized(
                     "the token cannot be checked yet: the tenant's signing keys (JWKS) could not be fetched; retry shortly".into(),
                 )

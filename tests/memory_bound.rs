@@ -179,7 +179,7 @@ async fn gravatar() -> u64 {
         requests_per_sec: 1_000_000_000,
         requests_burst: 1_000_000_000,
     };
-    let service = AvatarService::new(&config, Arc::new(NoGravatar), initials, runner());
+    let service = AvatarService::new(&config, Arc::new(NoGravatar), initials, runner(), None);
     let ask = |n: u32| {
         let hash = format!("{n:064x}");
         AvatarRequest::parse(&RawAvatarRequest {

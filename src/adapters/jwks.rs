@@ -200,9 +200,7 @@ impl TokenVerifier for JwksVerifier {
         }
         let Some(key) = keys.get(&kid) else {
             if keys.is_empty() {
-                return Err(TokenError::KeysUnavailable(
-                    "the tenant's JWKS could not be fetched".into(),
-                ));
+                return Err(TokenError::KeysUnavailable);
             }
             return Err(TokenError::Invalid(
                 "the token is signed with an unknown key".into(),

@@ -2,17 +2,21 @@
 
 use async_trait::async_trait;
 
-use crate::ports::{ProfileError, ProfileStore};
+use crate::ports::{EmailFacts, ProfileError, ProfileStore};
 
 pub(crate) struct NoProfileStore;
 
 #[async_trait]
 impl ProfileStore for NoProfileStore {
-    async fn set_picture(&self, _user_id: &str, picture: Option<&str>) -> Result<(), ProfileError> {
+    async fn set_picture(
+        &self,
+        _user_id: &str,
+        picture: Option<&str>,
+    ) -> Result<EmailFacts, ProfileError> {
         tracing::debug!(
             removed = picture.is_none(),
             "write-back is off (auth0.management.client_id unset or dev mode): profile unchanged"
         );
-        Ok(())
+        Ok(EmailFacts::Unknown)
     }
 }

@@ -7,7 +7,9 @@ use bytes::Bytes;
 
 use crate::metrics::Metrics;
 use crate::ports::upstream::{AvatarUpstream, UpstreamAnswer, UpstreamError, UpstreamRequest};
-use crate::ports::{ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError, StoredObject};
+use crate::ports::{
+    EmailFacts, ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError, StoredObject,
+};
 
 fn store_outcome<T>(result: &Result<T, StoreError>) -> &'static str {
     match result {
@@ -102,11 +104,15 @@ impl<P> TimedProfiles<P> {
 
 #[async_trait]
 impl<P: ProfileStore> ProfileStore for TimedProfiles<P> {
-    async fn set_picture(&self, user_id: &str, picture: Option<&str>) -> Result<(), ProfileError> {
+    async fn set_picture(
+        &self,
+        user_id: &str,
+        picture: Option<&str>,
+    ) -> Result<EmailFacts, ProfileError> {
         let timer = self.metrics.upstream_timer("auth0", "set_picture");
         let result = self.inner.set_picture(user_id, picture).await;
         timer.finish(match &result {
-            Ok(()) => "ok",
+            Ok(_) => "ok",
             Err(ProfileError::Rejected(_)) => "rejected",
             Err(ProfileError::Unavailable(_)) => "unavailable",
         });

@@ -16,8 +16,9 @@ use crate::adapters::gravatar::GravatarClient;
 use crate::adapters::timed::TimedUpstream;
 use crate::adapters::{fs::FolderStore, jwks::JwksVerifier, s3::S3Store};
 use crate::domain::access::AccessGate;
-use crate::domain::avatar::AvatarService;
+use crate::domain::avatar::{AvatarService, UploadsFirst};
 use crate::domain::cleanup;
+use crate::domain::directory::Directory;
 use crate::domain::pictures::PictureService;
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
@@ -69,6 +70,8 @@ pub struct AppContext {
     pub uploads: Arc<UploadService>,
     pub pictures: Arc<PictureService>,
     pub avatars: Arc<AvatarService>,
+    /// Users' current pictures and the email links of uploads.
+    pub directory: Arc<Directory>,
 }
 
 /// The store `storage.backend` names, unwrapped: for commands that run without metrics.
@@ -86,6 +89,7 @@ impl AppContext {
             store,
             runner,
             variants,
+            directory,
             uploads,
         } = UploadParts::build(&settings, &metrics).await?;
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
@@ -108,18 +112,26 @@ impl AppContext {
         };
         let cache = variants.cache().clone();
         metrics.watch_variants(variants.cache().lookups(), move || cache.usage());
+        let watched = directory.clone();
+        metrics.watch_directory(directory.lookups(), move || watched.usage());
         let pictures = Arc::new(PictureService::new(
             wiring::pictures(&settings),
             store,
             runner.clone(),
             variants,
         ));
+        let uploads_first = settings.gravatar.prefer_uploads.then(|| UploadsFirst {
+            directory: directory.clone(),
+            pictures: pictures.clone(),
+            max_age: settings.gravatar.upload_lookup_secs,
+        });
         let gravatar = GravatarClient::new(&settings.gravatar).map_err(StartError::Gravatar)?;
         let avatars = Arc::new(AvatarService::new(
             &wiring::avatar(&settings),
             Arc::new(TimedUpstream::new(gravatar, &metrics)),
             initials.clone(),
             runner,
+            uploads_first,
         ));
         let watched = avatars.clone();
         metrics.watch_gravatar(avatars.lookups(), avatars.stats(), move || watched.usage());
@@ -137,6 +149,7 @@ impl AppContext {
             uploads,
             pictures,
             avatars,
+            directory,
         })
     }
 
@@ -151,7 +164,8 @@ impl AppContext {
             .app_data(web::Data::from(self.gate.clone()))
             .app_data(web::Data::from(self.uploads.clone()))
             .app_data(web::Data::from(self.pictures.clone()))
-            .app_data(web::Data::from(self.avatars.clone()));
+            .app_data(web::Data::from(self.avatars.clone()))
+            .app_data(web::Data::from(self.directory.clone()));
     }
 }
 

@@ -8,6 +8,7 @@ use super::{StartError, wiring};
 use crate::adapters::auth0::Auth0Profiles;
 use crate::adapters::timed::{TimedProfiles, TimedStore};
 use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
+use crate::domain::directory::Directory;
 use crate::domain::image::PipelineRunner;
 use crate::domain::pictures::VariantCache;
 use crate::domain::upload::UploadService;
@@ -21,6 +22,8 @@ pub(super) struct UploadParts {
     /// One pool for all image work: uploads, variants, large renders and resizes.
     pub(super) runner: Arc<PipelineRunner>,
     pub(super) variants: VariantCache,
+    /// Users' current pictures and the email links of uploads, which every upload records.
+    pub(super) directory: Arc<Directory>,
     pub(super) uploads: Arc<UploadService>,
 }
 
@@ -52,10 +55,12 @@ impl UploadParts {
             settings.pictures.cache_bytes,
             Duration::from_secs(settings.pictures.cache_ttl_secs),
         );
+        let directory = Arc::new(Directory::new(wiring::directory(settings), store.clone()));
         let uploads = Arc::new(UploadService::new(
             wiring::upload(settings),
             store.clone(),
             profile,
+            directory.clone(),
             runner.clone(),
             variants.clone(),
         ));
@@ -63,6 +68,7 @@ impl UploadParts {
             store,
             runner,
             variants,
+            directory,
             uploads,
         })
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::domain::avatar::AvatarConfig;
+use crate::domain::directory::DirectoryConfig;
 use crate::domain::image::PipelineLimits;
 use crate::domain::import::{ImportConfig, PictureField};
 use crate::domain::pictures::PictureConfig;
@@ -63,11 +64,21 @@ pub(super) fn avatar(settings: &Settings) -> AvatarConfig {
     }
 }
 
+pub(super) fn directory(settings: &Settings) -> DirectoryConfig {
+    DirectoryConfig {
+        current_ttl: Duration::from_secs(settings.pictures.current_max_age_secs),
+        link_ttl: Duration::from_secs(settings.gravatar.upload_lookup_secs),
+        cache_bytes: settings.pictures.directory_cache_bytes,
+    }
+}
+
 pub(super) fn edge(settings: &Settings) -> EdgeConfig {
     EdgeConfig {
         dev: settings.server.dev,
         public_url: settings.public_url().to_owned(),
         public_base_url: settings.storage.public_base_url.clone(),
+        picture_base: picture_base(settings),
+        current_max_age: settings.pictures.current_max_age_secs,
         max_upload_bytes: settings.limits.max_upload_bytes,
         upload_body: Duration::from_secs(settings.limits.upload_body_secs),
         cors_allowed_origins: settings.server.cors_allowed_origins.clone(),

@@ -171,13 +171,14 @@ where
     /// The cached value, or the one `load` gives, which is kept. Concurrent callers for one key
     /// share one load (single flight) and, when it fails, its error: every error of a cached
     /// load is `Clone` (causes behind `Arc`), and a failure is never cached.
-    pub async fn get_or_load<E>(
+    pub async fn get_or_load<Q, E>(
         &self,
-        key: &K,
+        key: &Q,
         load: impl Future<Output = Result<V, E>>,
     ) -> Result<V, E>
     where
-        K: Clone,
+        K: std::borrow::Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
         E: Clone + Send + Sync + 'static,
     {
         let missed = AtomicBool::new(false);

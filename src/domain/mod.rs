@@ -5,6 +5,7 @@ pub mod avatar;
 pub mod cache;
 pub(crate) mod cleanup;
 pub mod counts;
+pub mod directory;
 pub mod image;
 pub mod import;
 pub mod initials;

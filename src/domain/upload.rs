@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::cleanup;
+use crate::domain::directory::Directory;
 use crate::domain::image::{
     self, CropRect, ImageError, Master, PipelineLimits, PipelineRunner, WorkerError,
 };
@@ -75,10 +76,17 @@ pub struct Uploaded {
     pub thumbhash: String,
 }
 
-/// The per-user prefix: a hash, never the raw id (its `|`, `/` and its privacy stay out of keys).
+/// A user's name in storage: 32 hex digits of the SHA-256 of the id, never the raw id (its
+/// `|`, `/` and its privacy stay out of keys).
+pub fn user_hash(user_id: &str) -> String {
+    let mut digest = hex::encode(Sha256::digest(user_id.as_bytes()));
+    digest.truncate(32);
+    digest
+}
+
+/// The per-user prefix of every stored picture: `u/{user hash}/`.
 pub fn user_prefix(user_id: &str) -> String {
-    let digest = hex::encode(Sha256::digest(user_id.as_bytes()));
-    format!("{KEY_PREFIX}/{}/", &digest[..32])
+    format!("{KEY_PREFIX}/{}/", user_hash(user_id))
 }
 
 /// How uploads are processed and named (from `limits.*`, `storage.*` and `auth0.management.*`).
@@ -98,6 +106,7 @@ pub struct UploadConfig {
 pub struct UploadService {
     store: Arc<dyn ObjectStore>,
     profile: Arc<dyn ProfileStore>,
+    directory: Arc<Directory>,
     runner: Arc<PipelineRunner>,
     variants: VariantCache,
     config: UploadConfig,
@@ -108,12 +117,14 @@ impl UploadService {
         config: UploadConfig,
         store: Arc<dyn ObjectStore>,
         profile: Arc<dyn ProfileStore>,
+        directory: Arc<Directory>,
         runner: Arc<PipelineRunner>,
         variants: VariantCache,
     ) -> Self {
         Self {
             store,
             profile,
+            directory,
             runner,
             variants,
             config,
@@ -166,13 +177,24 @@ impl UploadService {
             .await
             .map_err(UploadError::Storage)?;
         let started = SystemTime::now();
-        self.profile
+        let email = self
+            .profile
             .set_picture(user_id, Some(&picture))
             .await
             .map_err(|source| UploadError::Profile {
                 picture: picture.clone(),
                 source,
             })?;
+        // After the write-back, so that `/u/{user_id}` names what the profile names. The upload
+        // has landed whatever happens here: a failure leaves `/u` and the email links on the
+        // previous picture until the next upload, and is logged as such.
+        if let Err(error) = self
+            .directory
+            .record_upload(user_id, &stored.key, &email)
+            .await
+        {
+            tracing::error!(key = %stored.key, error = %ErrorChain(&error), "the upload landed but the directory still names the previous picture");
+        }
         // With write-back off the cutoff runs from now: nothing was sent in between.
         self.remove_replaced(&prefix, &stored, started).await;
         tracing::info!(key = %stored.key, bytes = uploaded.bytes, "picture uploaded");
@@ -202,6 +224,11 @@ impl UploadService {
                 .map_err(UploadError::Storage)?;
         }
         self.variants.forget_prefix(&prefix);
+        // After the objects: an upload racing this delete may have recorded its picture.
+        self.directory
+            .forget(user_id)
+            .await
+            .map_err(UploadError::Storage)?;
         if self.config.write_back {
             self.profile
                 .set_picture(user_id, None)

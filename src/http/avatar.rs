@@ -92,6 +92,7 @@ impl AvatarAsked {
             initials: query.get("initials"),
         })?;
         request.fallback_format = negotiated.format.unwrap_or(Format::Png);
+        request.upload_format = negotiated.format;
         Ok(Self {
             request,
             varies: negotiated.varies,

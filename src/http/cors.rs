@@ -4,7 +4,7 @@
 //!   case and trailing slash), POST and DELETE with `Authorization` and `Content-Type`, by
 //!   `actix-cors` on those resources. No credentials (cookies) are involved: uploads carry a
 //!   bearer token.
-//! - The public image routes (`/initials`, `/avatar`, `/pictures`): every answer, whatever its
+//! - The public image routes (`/initials`, `/avatar`, `/pictures`, `/u`): every answer, whatever its
 //!   status and whether or not the request sent `Origin`, carries `Access-Control-Allow-Origin: *`
 //!   and `Cross-Origin-Resource-Policy: cross-origin`, as Gravatar's own answers do. Unconditional
 //!   on purpose: a shared cache that stored an `<img>` answer (sent without `Origin`) hands the
@@ -23,7 +23,7 @@ use actix_web::middleware::Next;
 use crate::error::ApiError;
 
 /// Path prefixes of the public image routes.
-const PUBLIC_PREFIXES: &[&str] = &["/initials/", "/avatar/", "/avatar", "/pictures/"];
+const PUBLIC_PREFIXES: &[&str] = &["/initials/", "/avatar/", "/avatar", "/pictures/", "/u/"];
 /// Seconds a browser may reuse a preflight answer of the upload API.
 const UPLOAD_MAX_AGE: usize = 600;
 /// Seconds a browser may reuse a preflight answer of the public routes.

@@ -3,6 +3,7 @@
 mod authorized;
 mod avatar;
 mod cors;
+mod current;
 pub mod extract;
 mod health;
 mod image_response;
@@ -33,6 +34,10 @@ pub struct EdgeConfig {
     pub public_url: String,
     /// `storage.public_base_url`: where picture URLs point when not at this service.
     pub public_base_url: Option<String>,
+    /// The prefix of every picture URL handed out (`public_base_url`, else ours + `/pictures/`).
+    pub picture_base: String,
+    /// `Cache-Control` max-age of `/u/{user_id}` (`pictures.current_max_age_secs`).
+    pub current_max_age: u64,
     pub max_upload_bytes: u64,
     /// Time allowed for a whole upload body (`limits.upload_body_secs`).
     pub upload_body: Duration,
@@ -71,7 +76,11 @@ pub const PICTURES: ImageRoute = ImageRoute {
     prefix: "/pictures",
     label: "/pictures/{key}",
 };
-const IMAGE_ROUTES: [ImageRoute; 3] = [AVATAR, INITIALS, PICTURES];
+pub(crate) const CURRENT: ImageRoute = ImageRoute {
+    prefix: "/u",
+    label: "/u/{user_id}",
+};
+const IMAGE_ROUTES: [ImageRoute; 4] = [AVATAR, INITIALS, PICTURES, CURRENT];
 
 impl ImageRoute {
     /// The file part of `path` (may be empty: `/avatar/`); `None` outside this route.
@@ -117,6 +126,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) 
         .service(image_route(AVATAR, avatar::avatar))
         .service(image_route(INITIALS, initials::initials))
         .service(image_route(PICTURES, pictures::get_picture))
+        .service(image_route(CURRENT, current::current))
         .service(resource("/healthz").route(get_or_head().to(health::healthz)))
         .service(resource("/readyz").route(get_or_head().to(health::readyz)))
         .service(resource("/openapi.json").route(get_or_head().to(openapi::openapi_json)))

@@ -28,6 +28,7 @@ use crate::error::ErrorBody;
         crate::http::upload::delete_me,
         crate::http::upload::delete_user,
         crate::http::pictures::get_picture,
+        crate::http::current::current,
     ),
     components(schemas(ErrorBody, crate::http::upload::UploadResponse))
 )]

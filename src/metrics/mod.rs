@@ -71,6 +71,16 @@ mod table {
         "Gravatar answer cache lookups by result",
         &["result"],
     );
+    pub(super) const CURRENT_LOOKUPS: Family = (
+        "current_picture_lookups_total",
+        "Lookups of a user's current picture (/u) by result (hit or miss)",
+        &["result"],
+    );
+    pub(super) const UPLOAD_LINK_LOOKUPS: Family = (
+        "upload_link_lookups_total",
+        "Lookups of an email hash's upload (/avatar) by result (hit or miss)",
+        &["result"],
+    );
     pub(super) const GRAVATAR_UPSTREAM: Family = (
         "gravatar_upstream_requests_total",
         "Gravatar upstream requests by outcome",
@@ -193,6 +203,21 @@ impl Metrics {
             .level(&self.domain.circuit_open, &stats.circuit_open);
     }
 
+    /// Exports the directory: lookups of current pictures and of email links, and both caches
+    /// together (`cache="directory"`).
+    pub fn watch_directory(
+        &self,
+        [current, links]: [&CacheLookups; 2],
+        usage: impl Fn() -> CacheUsage + Send + Sync + 'static,
+    ) {
+        let family = self.domain.current_lookups.clone();
+        self.domain
+            .watch_cache("directory", &family, current, usage);
+        let links_family = self.domain.link_lookups.clone();
+        self.domain.counter(&links_family, "hit", &links.hits);
+        self.domain.counter(&links_family, "miss", &links.misses);
+    }
+
     /// The Prometheus text exposition of every registered metric.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut out = Vec::new();
@@ -227,6 +252,8 @@ struct DomainCounts {
     initials_lookups: IntCounterVec,
     variant_lookups: IntCounterVec,
     gravatar_lookups: IntCounterVec,
+    current_lookups: IntCounterVec,
+    link_lookups: IntCounterVec,
     entries: IntGaugeVec,
     bytes: IntGaugeVec,
     gravatar_upstream: IntCounterVec,
@@ -249,6 +276,8 @@ impl DomainCounts {
             initials_lookups: counters(table::INITIALS_LOOKUPS)?,
             variant_lookups: counters(table::VARIANT_LOOKUPS)?,
             gravatar_lookups: counters(table::GRAVATAR_LOOKUPS)?,
+            current_lookups: counters(table::CURRENT_LOOKUPS)?,
+            link_lookups: counters(table::UPLOAD_LINK_LOOKUPS)?,
             entries: IntGaugeVec::new(opts(table::CACHE_ENTRIES), table::CACHE_ENTRIES.2)?,
             bytes: IntGaugeVec::new(opts(table::CACHE_BYTES), table::CACHE_BYTES.2)?,
             gravatar_upstream: counters(table::GRAVATAR_UPSTREAM)?,
@@ -292,6 +321,8 @@ impl Collector for DomainCounts {
         let mut descs = self.initials_lookups.desc();
         descs.extend(self.variant_lookups.desc());
         descs.extend(self.gravatar_lookups.desc());
+        descs.extend(self.current_lookups.desc());
+        descs.extend(self.link_lookups.desc());
         descs.extend(self.entries.desc());
         descs.extend(self.bytes.desc());
         descs.extend(self.gravatar_upstream.desc());
@@ -320,6 +351,8 @@ impl Collector for DomainCounts {
         let mut families = self.initials_lookups.collect();
         families.extend(self.variant_lookups.collect());
         families.extend(self.gravatar_lookups.collect());
+        families.extend(self.current_lookups.collect());
+        families.extend(self.link_lookups.collect());
         families.extend(self.entries.collect());
         families.extend(self.bytes.collect());
         families.extend(self.gravatar_upstream.collect());

@@ -9,5 +9,5 @@ pub mod store;
 pub mod tokens;
 pub mod upstream;
 
-pub use profile::{ProfileError, ProfileStore};
+pub use profile::{EmailFacts, ProfileError, ProfileStore, UserEmail};
 pub use store::{InvalidKey, ObjectKey, ObjectStore, StoreError, StoredObject};

@@ -15,9 +15,30 @@ pub enum ProfileError {
     Unavailable(#[source] Cause),
 }
 
+/// A user's email as the identity provider holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserEmail {
+    pub address: String,
+    /// Only a verified address is ever linked to the user's picture.
+    pub verified: bool,
+}
+
+/// What the profile said about the user's email once a write landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmailFacts {
+    /// This store knows no emails (write-back off): whatever was learnt before stands.
+    Unknown,
+    /// The user object's email, or `None` when the user has none.
+    Known(Option<UserEmail>),
+}
+
 #[async_trait]
 pub trait ProfileStore: Send + Sync {
     /// Sets the user's picture URL, or removes it with `None`. Returns only once the write
-    /// landed (or failed for good).
-    async fn set_picture(&self, user_id: &str, picture: Option<&str>) -> Result<(), ProfileError>;
+    /// landed (or failed for good), with what the updated profile says about the user's email.
+    async fn set_picture(
+        &self,
+        user_id: &str,
+        picture: Option<&str>,
+    ) -> Result<EmailFacts, ProfileError>;
 }

@@ -53,8 +53,8 @@ pub enum TokenError {
     #[error("{0}")]
     Invalid(String),
     /// No key set could ever be fetched, so no token can be checked yet.
-    #[error("the signing keys are unavailable: {0}")]
-    KeysUnavailable(String),
+    #[error("the tenant's signing keys (JWKS) could not be fetched yet")]
+    KeysUnavailable,
 }
 
 #[async_trait]

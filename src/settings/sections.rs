@@ -159,6 +159,8 @@ pub struct Gravatar {
     pub max_concurrent_requests: u32,
     pub requests_per_sec: u32,
     pub requests_burst: u32,
+    pub prefer_uploads: bool,
+    pub upload_lookup_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +192,8 @@ pub struct Pictures {
     pub cache_ttl_secs: u64,
     /// Also write encoded variants to storage next to their master.
     pub store_variants: bool,
+    pub current_max_age_secs: u64,
+    pub directory_cache_bytes: u64,
 }
 
 /// `visage import`'s own bounds.

@@ -161,6 +161,14 @@ impl Settings {
             "gravatar.requests_burst",
             self.gravatar.requests_burst.into(),
         )?;
+        positive(
+            "gravatar.upload_lookup_secs",
+            self.gravatar.upload_lookup_secs,
+        )?;
+        positive(
+            "pictures.current_max_age_secs",
+            self.pictures.current_max_age_secs,
+        )?;
         positive("limits.max_upload_bytes", self.limits.max_upload_bytes)?;
         positive("import.fetch_timeout_secs", self.import.fetch_timeout_secs)?;
         positive(

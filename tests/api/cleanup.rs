@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::{self, TestApp};
-use crate::upload::{files_under, fixture, post_raw, until_all_older_than, user_path};
+use crate::upload::{fixture, pictures_under, post_raw, until_all_older_than, user_path};
 
 async fn upload(app: &TestApp, user: &str, name: &str) -> Value {
     let res = post_raw(app, &user_path(user), "image/jpeg", fixture(name), None).await;
@@ -29,7 +29,7 @@ async fn without_write_back_replaced_pictures_go_after_the_grace() {
     let first = upload(&app, user, "orientation-1.jpg").await;
     let second = upload(&app, user, "quadrants.webp").await;
     assert_eq!(
-        files_under(app.data.path()).len(),
+        pictures_under(app.data.path()).len(),
         2,
         "within the grace both stay"
     );
@@ -42,7 +42,7 @@ async fn without_write_back_replaced_pictures_go_after_the_grace() {
     until_all_older_than(app.data.path(), Duration::from_secs(3)).await;
     let third = upload(&app, user, "quadrants.webp").await;
     assert_eq!(key_of(&third), key_of(&second), "same picture, same key");
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert!(stored[0].ends_with(&key_of(&second)));
     assert_eq!(
@@ -79,13 +79,13 @@ async fn gc_removes_replaced_pictures_and_keeps_each_users_newest() {
     let dry = gc(&["--dry-run"]);
     assert!(dry.contains("2 users, 3 objects, would delete 1"), "{dry}");
     assert_eq!(
-        files_under(app.data.path()).len(),
+        pictures_under(app.data.path()).len(),
         3,
         "a dry run deletes nothing"
     );
     let done = gc(&[]);
     assert!(done.contains("deleted 1, 0 failed"), "{done}");
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     assert_eq!(stored.len(), 2, "{stored:?}");
     for kept in [&newest, &lone] {
         assert!(

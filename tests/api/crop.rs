@@ -236,7 +236,7 @@ async fn crops_outside_too_small_or_malformed_are_invalid_parameters() {
         assert_eq!(status, StatusCode::CREATED, "{crop}: {answer}");
     }
     // Nothing of the refused uploads was stored: only the two accepted ones.
-    let stored = crate::upload::files_under(app.data.path());
+    let stored = crate::upload::pictures_under(app.data.path());
     assert_eq!(stored.len(), 2, "{stored:?}");
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::TestApp;
-use crate::upload::{files_under, fixture, post_raw, user_path};
+use crate::upload::{fixture, pictures_under, post_raw, user_path};
 
 /// Sends the headers of a 100 kB upload, then 64 bytes every 250 ms, and returns everything the
 /// server answered until it closed the connection (`None`: it never closed within 30 s).
@@ -74,7 +74,7 @@ async fn a_trickled_body_is_cut_with_408_and_the_connection_closes() {
         "{answer}"
     );
     assert!(
-        files_under(app.data.path())
+        pictures_under(app.data.path())
             .iter()
             .all(|f| !f.contains("/u/")),
         "nothing stored"

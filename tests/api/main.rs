@@ -10,6 +10,7 @@ mod cleanup;
 mod cluster;
 mod common;
 mod crop;
+mod current;
 mod editor;
 mod faults;
 mod formats;

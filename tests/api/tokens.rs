@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::common::auth0::{self, FakeTenant, KID};
 use crate::common::{self, TestApp};
-use crate::upload::{files_under, fixture, post_raw, user_path};
+use crate::upload::{fixture, pictures_under, post_raw, user_path};
 use visage::ports::ObjectStore;
 
 const USER: &str = "auth0|5f7c8ec7c33c6c004bbafe82";
@@ -331,7 +331,7 @@ async fn me_is_the_tokens_sub_and_machine_tokens_have_no_me() {
         .await
         .expect("delete");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert!(files_under(app.data.path()).is_empty());
+    assert!(pictures_under(app.data.path()).is_empty());
     app.stop().await;
     tenant.stop().await;
 }
@@ -357,7 +357,7 @@ async fn a_user_whose_id_ends_in_at_clients_gets_no_admin_from_the_scope_she_ask
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let bobs = files_under(app.data.path());
+    let bobs = pictures_under(app.data.path());
     // (what, token, allowed on bob)
     let cases = [
         (
@@ -404,7 +404,7 @@ async fn a_user_whose_id_ends_in_at_clients_gets_no_admin_from_the_scope_she_ask
         assert_eq!(res.status(), expected, "upload for bob with {what}");
         if !allowed {
             assert_eq!(
-                files_under(app.data.path()),
+                pictures_under(app.data.path()),
                 bobs,
                 "{what} changed bob's picture"
             );
@@ -421,7 +421,7 @@ async fn a_user_whose_id_ends_in_at_clients_gets_no_admin_from_the_scope_she_ask
                 "delete of bob with {what}"
             );
             assert_eq!(
-                files_under(app.data.path()),
+                pictures_under(app.data.path()),
                 bobs,
                 "{what} deleted bob's picture"
             );

@@ -72,6 +72,17 @@ pub async fn until_all_older_than(dir: &Path, age: Duration) {
     }
 }
 
+/// The stored pictures (masters and variants) of a folder store rooted at `dir`: every file
+/// under its `u/` (the directory's records live beside it, under `users/` and `emails/`).
+pub fn pictures_under(dir: &Path) -> Vec<String> {
+    let pictures = dir.join("u");
+    if pictures.exists() {
+        files_under(&pictures)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Every regular file under `dir`, recursively (hidden temporary folders included).
 pub fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -276,7 +287,7 @@ async fn bad_bodies_are_refused_and_leave_nothing_behind() {
     }
 
     assert_eq!(
-        files_under(app.data.path()),
+        pictures_under(app.data.path()),
         Vec::<String>::new(),
         "nothing stored"
     );
@@ -364,7 +375,7 @@ async fn upload_on_the_folder_store_is_content_addressed_and_idempotent() {
     let again = upload_and_check(&app, "google-oauth2|1234/with slash").await;
     assert_eq!(first, again, "same picture, same answer");
     assert_eq!(
-        files_under(app.data.path()).len(),
+        pictures_under(app.data.path()).len(),
         1,
         "one object, never overwritten twice"
     );
@@ -427,7 +438,7 @@ async fn dev_mode_uploads_without_a_token_and_me_is_dev_local() {
         .await
         .expect("delete");
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
-    assert!(files_under(app.data.path()).is_empty(), "deleted");
+    assert!(pictures_under(app.data.path()).is_empty(), "deleted");
     app.stop().await;
 }
 
@@ -464,7 +475,10 @@ async fn dev_mode_refuses_uploads_and_deletes_from_non_loopback_origins() {
             .expect("delete");
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin}");
     }
-    assert!(files_under(app.data.path()).is_empty(), "nothing written");
+    assert!(
+        pictures_under(app.data.path()).is_empty(),
+        "nothing written"
+    );
     for origin in [Some(app.base.as_str()), Some("http://localhost:5173"), None] {
         let mut req = app
             .client
@@ -496,7 +510,7 @@ async fn without_an_issuer_uploads_are_unauthorized() {
             .expect("request");
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method}");
     }
-    assert!(files_under(app.data.path()).is_empty());
+    assert!(pictures_under(app.data.path()).is_empty());
     app.stop().await;
 }
 
@@ -538,7 +552,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
             "{}",
             patch.raw_path
         );
-        let stored = files_under(app.data.path());
+        let stored = pictures_under(app.data.path());
         let key = body["key"].as_str().expect("key");
         assert!(
             stored.iter().any(|f| f.ends_with(key)),
@@ -546,7 +560,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
         );
         pictures.push(body);
     }
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     assert_eq!(
         stored.len(),
         2,
@@ -563,7 +577,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     let key = pictures[1]["key"].as_str().expect("key");
     assert_eq!(
         stored.len(),
@@ -580,7 +594,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
         .await
         .expect("delete");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert!(files_under(app.data.path()).is_empty());
+    assert!(pictures_under(app.data.path()).is_empty());
     let cleared = mgmt.patches().last().cloned().expect("PATCH");
     assert_eq!(
         cleared.body,
@@ -604,7 +618,7 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
         body["picture"], pictures[0]["picture"],
         "same bytes, same URL"
     );
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     assert_eq!(stored.len(), 1, "kept for the retry: {stored:?}");
 
     // A delete that cannot clear the profile deletes nothing: the profile still points at the
@@ -614,11 +628,11 @@ async fn write_back_lands_before_the_answer_and_replaces_old_objects() {
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["error"], "metadata_update_failed");
-    assert_eq!(files_under(app.data.path()), stored, "nothing deleted");
+    assert_eq!(pictures_under(app.data.path()), stored, "nothing deleted");
     mgmt.heal();
     let res = delete().await.expect("delete");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert!(files_under(app.data.path()).is_empty());
+    assert!(pictures_under(app.data.path()).is_empty());
     app.stop().await;
     mgmt.stop().await;
     tenant.stop().await;
@@ -656,7 +670,7 @@ async fn racing_uploads_leave_the_last_written_object() {
         .expect("url")
         .to_owned();
     let key = url.split("/pictures/").nth(1).expect("key").to_owned();
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     assert_eq!(stored.len(), 4, "all younger than the grace: {stored:?}");
     assert!(
         stored.iter().any(|f| f.ends_with(&key)),
@@ -675,7 +689,7 @@ async fn racing_uploads_leave_the_last_written_object() {
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.expect("json");
-    let stored = files_under(app.data.path());
+    let stored = pictures_under(app.data.path());
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert!(stored[0].ends_with(body["key"].as_str().expect("key")));
     app.stop().await;

@@ -22,7 +22,7 @@ use retry::{Failure, backoff, classify};
 use token::{Credentials, TokenSource};
 
 use crate::metrics::Metrics;
-use crate::ports::{ProfileError, ProfileStore};
+use crate::ports::{EmailFacts, ProfileError, ProfileStore, UserEmail};
 use crate::settings::{MetadataField, Settings};
 use crate::vocabulary::ErrorChain;
 
@@ -130,7 +130,7 @@ impl Auth0Profiles {
         user_id: &str,
         body: &serde_json::Value,
         deadline: Instant,
-    ) -> Result<(), ProfileError> {
+    ) -> Result<EmailFacts, ProfileError> {
         let url = self.user_url(user_id);
         let mut stale: Option<String> = None;
         let mut refreshed_after_401 = false;
@@ -145,7 +145,7 @@ impl Auth0Profiles {
                 Err(failure) => Err(failure),
             };
             match result {
-                Ok(()) => return Ok(()),
+                Ok(facts) => return Ok(facts),
                 Err(Failure::Fatal(fault)) => return Err(ProfileError::Rejected(Box::new(fault))),
                 Err(Failure::Unauthorized { token }) if !refreshed_after_401 => {
                     // Rotated keys or a revoked grant: one fresh token, then one more try.
@@ -178,7 +178,13 @@ impl Auth0Profiles {
         }
     }
 
-    async fn patch(&self, url: &str, token: &str, body: &serde_json::Value) -> Result<(), Failure> {
+    /// One PATCH; on success, what the user object Auth0 answers with says about the email.
+    async fn patch(
+        &self,
+        url: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> Result<EmailFacts, Failure> {
         let response = self
             .http
             .patch(url)
@@ -197,7 +203,7 @@ impl Auth0Profiles {
         let status = response.status();
         if status.is_success() {
             count("ok");
-            return Ok(());
+            return Ok(email_of(response).await);
         }
         Err(classify(
             "patch",
@@ -211,7 +217,11 @@ impl Auth0Profiles {
 
 #[async_trait]
 impl ProfileStore for Auth0Profiles {
-    async fn set_picture(&self, user_id: &str, picture: Option<&str>) -> Result<(), ProfileError> {
+    async fn set_picture(
+        &self,
+        user_id: &str,
+        picture: Option<&str>,
+    ) -> Result<EmailFacts, ProfileError> {
         if matches!(user_id, "" | "." | "..") {
             // These would not stay one path segment once the URL is normalized.
             return Err(ProfileError::Rejected(Box::new(CallFault::NotAUserId(
@@ -227,7 +237,7 @@ impl ProfileStore for Auth0Profiles {
             ))))
         });
         match &result {
-            Ok(()) => tracing::info!(
+            Ok(_) => tracing::info!(
                 user_id,
                 field = %self.field,
                 removed = picture.is_none(),
@@ -238,6 +248,29 @@ impl ProfileStore for Auth0Profiles {
             }
         }
         result
+    }
+}
+
+/// The fields of Auth0's user object that the write-back reads.
+#[derive(serde::Deserialize)]
+struct UserObject {
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+}
+
+/// The email the PATCH answer names (Auth0 answers a user update with the whole user object).
+/// An answer that cannot be read says nothing: the links already learnt stand.
+async fn email_of(response: reqwest::Response) -> EmailFacts {
+    match response.json::<UserObject>().await {
+        Ok(user) => EmailFacts::Known(user.email.map(|address| UserEmail {
+            address,
+            verified: user.email_verified,
+        })),
+        Err(error) => {
+            tracing::warn!(error = %ErrorChain(&error.without_url()), "cannot read the user object Auth0 answered with");
+            EmailFacts::Unknown
+        }
     }
 }
 

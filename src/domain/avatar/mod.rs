@@ -54,6 +54,8 @@ pub enum LookupError {
 /// Where the served picture came from (`X-Avatar-Source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AvatarSource {
+    /// A picture the user uploaded here, found by their verified email's hash.
+    Upload,
     Gravatar,
     Fallback,
 }
@@ -61,10 +63,20 @@ pub enum AvatarSource {
 impl AvatarSource {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Upload => "upload",
             Self::Gravatar => "gravatar",
             Self::Fallback => "fallback",
         }
     }
+}
+
+/// Uploads served before Gravatar (`gravatar.prefer_uploads`).
+pub struct UploadsFirst {
+    pub directory: std::sync::Arc<crate::domain::directory::Directory>,
+    pub pictures: std::sync::Arc<crate::domain::pictures::PictureService>,
+    /// How long downstream may keep such an answer (`gravatar.upload_lookup_secs`): a replaced
+    /// or deleted upload shows within it.
+    pub max_age: u64,
 }
 
 /// The answer: a picture, where it came from, and how long downstream caches may keep it

@@ -33,6 +33,8 @@ pub struct AvatarRequest {
     /// The format of a drawn fallback (negotiated by the HTTP edge; PNG by default). Gravatar's
     /// own pictures keep theirs.
     pub fallback_format: Format,
+    /// The format asked by name or `Accept` for an uploaded picture (`None`: as stored).
+    pub upload_format: Option<Format>,
 }
 
 /// The raw, unvalidated parts of a request, as the HTTP edge found them.
@@ -84,6 +86,7 @@ impl AvatarRequest {
             fallback_text,
             fallback_length,
             fallback_format: Format::Png,
+            upload_format: None,
         })
     }
 

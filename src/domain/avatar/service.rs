@@ -20,7 +20,9 @@ use super::cache_policy::{AnswerExpiry, CachedAnswer, UpstreamPicture, UpstreamS
 use super::color::{color_of, plain_square};
 use super::gate::UpstreamGate;
 use super::request::{AvatarRequest, DefaultPicture};
-use super::{AvatarConfig, AvatarError, AvatarSource, AvatarStats, LookupError, ResolvedAvatar};
+use super::{
+    AvatarConfig, AvatarError, AvatarSource, AvatarStats, LookupError, ResolvedAvatar, UploadsFirst,
+};
 use crate::domain::cache::{CacheLookups, CacheUsage, WeighedCache};
 use crate::domain::image::{PipelineRunner, resize_square};
 use crate::domain::picture::{EncodedPicture, stand_in};
@@ -47,6 +49,7 @@ pub struct AvatarService {
     expiry: AnswerExpiry,
     ttl_fallback: u64,
     stats: AvatarStats,
+    uploads_first: Option<UploadsFirst>,
 }
 
 impl AvatarService {
@@ -58,6 +61,7 @@ impl AvatarService {
         upstream: Arc<dyn AvatarUpstream>,
         initials: Arc<InitialsService>,
         runner: Arc<PipelineRunner>,
+        uploads_first: Option<UploadsFirst>,
     ) -> Self {
         let expiry = AnswerExpiry {
             hit: config.ttl_hit,
@@ -97,6 +101,7 @@ impl AvatarService {
             expiry,
             ttl_fallback: config.ttl_fallback.as_secs(),
             stats,
+            uploads_first,
         }
     }
 
@@ -115,8 +120,12 @@ impl AvatarService {
         self.answers.usage() + self.known_pictures.usage() + self.variants.usage()
     }
 
-    /// The picture to serve for `request`: Gravatar's, a stale one, or the fallback.
+    /// The picture to serve for `request`: the user's upload, Gravatar's, a stale one, or the
+    /// fallback.
     pub async fn resolve(&self, request: &AvatarRequest) -> Result<ResolvedAvatar, AvatarError> {
+        if let Some(uploaded) = self.uploaded(request).await {
+            return Ok(uploaded);
+        }
         let bucket = self.sizes.for_edge(request.size);
         let Some(key) = request.upstream_at(bucket) else {
             // Forced default drawn here: deterministic, so it may be kept as long as a hit.
@@ -154,6 +163,36 @@ impl AvatarService {
                     });
                 }
                 self.fallback(request, self.ttl_fallback, Some(error)).await
+            }
+        }
+    }
+
+    /// The picture uploaded by the user whose verified email has the request's hash, resized as
+    /// `/pictures` resizes; `None` (Gravatar is asked) without one, with `f=y`, or when it cannot
+    /// be read now (an `<img>` never breaks for a storage hiccup).
+    async fn uploaded(&self, request: &AvatarRequest) -> Option<ResolvedAvatar> {
+        let first = self.uploads_first.as_ref()?;
+        let hash = request.hash.as_deref().filter(|_| !request.force_default)?;
+        let key = match first.directory.upload_for(hash).await {
+            Ok(key) => key?,
+            Err(error) => {
+                tracing::warn!(hash = &hash[..8], error = %ErrorChain(&error), "cannot look up an upload; asking Gravatar");
+                return None;
+            }
+        };
+        match first
+            .pictures
+            .get(&key, Some(request.size), request.upload_format)
+            .await
+        {
+            Ok(picture) => Some(ResolvedAvatar {
+                picture,
+                source: AvatarSource::Upload,
+                max_age: first.max_age,
+            }),
+            Err(error) => {
+                tracing::warn!(hash = &hash[..8], error = %ErrorChain(&error), "cannot serve an upload; asking Gravatar");
+                None
             }
         }
     }

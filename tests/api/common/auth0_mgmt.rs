@@ -1,7 +1,7 @@
 //! A local stand-in for Auth0's Management API: `/oauth/token` and `PATCH /api/v2/users/{id}`,
 //! with scripted failures and every request recorded as it arrived (raw path, token, body).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -52,6 +52,9 @@ struct State {
     /// Each PATCH waits a random time up to this before it is applied, so concurrent writes
     /// land in random order (the recorded order is the order they were applied in).
     max_latency: Option<Duration>,
+    /// Users' emails (by decoded user id) and whether each is verified, as Auth0's user object
+    /// carries them in the answer to a PATCH.
+    emails: HashMap<String, (String, bool)>,
 }
 
 #[derive(Clone)]
@@ -133,6 +136,18 @@ impl MgmtStandIn {
     /// `https://TENANT.auth0.com/api/v2/` whatever host the token is asked from.
     pub fn set_identifier(&self, identifier: &str) {
         identifier.clone_into(&mut self.lock().identifier);
+    }
+
+    /// The user's email as the answers to their PATCHes will carry it.
+    pub fn set_email(&self, user_id: &str, email: &str, verified: bool) {
+        self.lock()
+            .emails
+            .insert(user_id.to_owned(), (email.to_owned(), verified));
+    }
+
+    /// The user has no email any more (a PATCH answer without one).
+    pub fn remove_email(&self, user_id: &str) {
+        self.lock().emails.remove(user_id);
     }
 
     /// PATCHes are applied after a random delay of up to `max` each (random landing order).
@@ -226,7 +241,10 @@ async fn answer(
                     .and_then(|a| a.strip_prefix("Bearer "))
                     .is_some_and(|t| state.valid.contains(t));
             let response = if token_ok {
-                scripted_answer(&mut state, &json)
+                let user_id = percent_encoding::percent_decode_str(&path["/api/v2/users/".len()..])
+                    .decode_utf8_lossy()
+                    .into_owned();
+                scripted_answer(&mut state, &user_id, &json)
             } else {
                 HttpResponse::Unauthorized()
                     .json(json!({"statusCode": 401, "error": "Unauthorized"}))
@@ -256,12 +274,23 @@ fn sets_a_picture(body: &[u8]) -> bool {
     .any(|picture| picture.is_string())
 }
 
-fn scripted_answer(state: &mut State, body: &Value) -> HttpResponse {
+/// Auth0 answers a user update with the whole user object: its id, its email (when it has one)
+/// and the metadata as merged.
+fn user_object(state: &State, user_id: &str, body: &Value) -> Value {
+    let mut user = json!({"user_id": user_id, "user_metadata": body["user_metadata"]});
+    if let Some((email, verified)) = state.emails.get(user_id) {
+        user["email"] = json!(email);
+        user["email_verified"] = json!(verified);
+    }
+    user
+}
+
+fn scripted_answer(state: &mut State, user_id: &str, body: &Value) -> HttpResponse {
     if let Some(status) = state.always {
         return error(status);
     }
     match state.script.pop_front() {
-        None => HttpResponse::Ok().json(json!({"user_id": "stand-in", "patched": body})),
+        None => HttpResponse::Ok().json(user_object(state, user_id, body)),
         Some(Scripted::Status(status)) => error(status),
         Some(Scripted::RateLimitedUntil { secs_from_now }) => {
             let now = SystemTime::now()
