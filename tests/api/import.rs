@@ -2,6 +2,7 @@
 //! a JSON array on Garage) against a legacy host and the Management API stand-in; the CSV with
 //! URLs and local files without write-back; `--dry-run`; a failed write-back retried by a rerun.
 
+mod files;
 mod standins;
 
 use std::path::Path;
