@@ -7,5 +7,6 @@ cd "$(dirname "$0")"
 ./pipeline.sh
 ./formats.sh
 ./upload.sh
+./import.sh
 ./avatar.sh "$@"
 ./noise.sh
