@@ -156,4 +156,10 @@ mod tests {
             assert_eq!(*asked.lock().expect("lock"), vec![format]);
         }
     }
+
+    #[test]
+    fn a_picture_weighs_its_bytes_and_its_etag() {
+        let picture = EncodedPicture::new(Bytes::from(vec![0u8; 1000]), Format::Png, "\"abcdef\"");
+        assert_eq!(picture.heap_bytes(), 1000 + 8);
+    }
 }

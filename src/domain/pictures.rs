@@ -330,6 +330,29 @@ mod tests {
         assert_eq!(parse_name(&variant), None, "never served as a master");
     }
 
+    #[tokio::test]
+    async fn forgetting_a_prefix_drops_its_variants_only() {
+        let variants = VariantCache::new(1 << 20, Duration::from_secs(60));
+        let picture = || EncodedPicture::new(Bytes::from_static(b"webp"), Format::Webp, "\"v\"");
+        let mine = ObjectKey::parse(&format!("u/aa/{SHA}.jpg")).expect("key");
+        let theirs = ObjectKey::parse(&format!("u/bb/{SHA}.jpg")).expect("key");
+        for master in [&mine, &theirs] {
+            variants
+                .cache
+                .insert((master.clone(), 64, Format::Webp), picture())
+                .await;
+        }
+        variants.forget_prefix("u/aa/");
+        variants.cache.settle().await;
+        assert!(!variants.cache.contains(&(mine, 64, Format::Webp)));
+        assert!(variants.cache.contains(&(theirs, 64, Format::Webp)));
+    }
+
+    #[test]
+    fn a_key_weighs_its_bytes() {
+        assert_eq!(key(&format!("{SHA}.jpg")).heap_bytes(), 35 + 64 + 4);
+    }
+
     struct NoStore;
 
     #[async_trait::async_trait]

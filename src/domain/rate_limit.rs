@@ -130,6 +130,22 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_rounds_up_to_whole_seconds_and_never_says_zero() {
+        let cases = [
+            (Duration::ZERO, 1),
+            (Duration::from_millis(1), 1),
+            (Duration::from_millis(999), 1),
+            (Duration::from_secs(1), 1),
+            (Duration::from_millis(1001), 2),
+            (Duration::from_secs(59), 59),
+            (Duration::from_millis(59_500), 60),
+        ];
+        for (wait, secs) in cases {
+            assert_eq!(RetryAfter(wait).secs(), secs, "{wait:?}");
+        }
+    }
+
+    #[test]
     fn a_limit_of_one_per_minute() {
         let limiter = UploadRateLimiter::new(1);
         let start = Instant::now();

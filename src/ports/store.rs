@@ -119,7 +119,7 @@ pub trait ObjectStore: Send + Sync {
 
 #[cfg(test)]
 mod tests {
-    use super::ObjectKey;
+    use super::*;
 
     #[test]
     fn keys_cannot_escape_or_smuggle() {
@@ -132,5 +132,65 @@ mod tests {
         for good in ["a", "u/0f3a/abc.jpg", "x-y_z.webp", "a..b/c"] {
             assert!(ObjectKey::parse(good).is_ok(), "{good:?} must be accepted");
         }
+    }
+
+    /// Lists what it was given, whatever the prefix (the default `list` keeps order and keys).
+    struct Listed(Vec<&'static str>);
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Listed {
+        async fn put(&self, _: &ObjectKey, _: Bytes, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn get(&self, _: &ObjectKey) -> Result<Bytes, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn exists(&self, _: &ObjectKey) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn list_objects(&self, _: &str) -> Result<Vec<StoredObject>, StoreError> {
+            Ok(self
+                .0
+                .iter()
+                .map(|key| StoredObject {
+                    key: ObjectKey::parse(key).expect("key"),
+                    modified: SystemTime::UNIX_EPOCH,
+                })
+                .collect())
+        }
+        async fn delete(&self, _: &ObjectKey) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn health_check(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn list_names_the_listed_keys_in_order() {
+        let store = Listed(vec!["u/a/1.jpg", "u/a/2.png"]);
+        let keys = store.list("u/a/").await.expect("list");
+        let names: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
+        assert_eq!(names, ["u/a/1.jpg", "u/a/2.png"]);
+    }
+
+    #[test]
+    fn a_key_lies_under_its_prefixes_only() {
+        let key = ObjectKey::parse("u/ab/c.jpg").expect("key");
+        assert!(key.starts_with("u/ab/"));
+        assert!(key.starts_with("u/"));
+        assert!(!key.starts_with("u/abc/"));
+        assert!(!key.starts_with("v/"));
+    }
+
+    #[test]
+    fn keys_are_at_most_512_bytes() {
+        let longest = format!("u/{}", "a".repeat(510));
+        assert_eq!(
+            ObjectKey::parse(&longest).map(|k| k.as_str().len()).ok(),
+            Some(512)
+        );
+        assert!(ObjectKey::parse(&format!("{longest}b")).is_err());
+        assert!(ObjectKey::parse(&"a".repeat(4096)).is_err());
     }
 }

@@ -122,4 +122,78 @@ mod tests {
         }
         assert_eq!(sizes.others(128).collect::<Vec<_>>(), vec![512]);
     }
+
+    fn answer(picture: bool, age: Duration) -> Arc<CachedAnswer> {
+        let picture = picture.then(|| UpstreamPicture {
+            picture: EncodedPicture::new(
+                bytes::Bytes::from_static(b"a picture"),
+                Format::Png,
+                "\"e\"",
+            ),
+            square_edge: Some(80),
+        });
+        let fetched_at = Instant::now()
+            .checked_sub(age)
+            .expect("a moment in the past");
+        Arc::new(CachedAnswer {
+            picture,
+            fetched_at,
+        })
+    }
+
+    fn request() -> UpstreamRequest {
+        UpstreamRequest {
+            hash: "0".repeat(64),
+            size: 80,
+            default: "404",
+            rating: "g",
+            force_default: false,
+        }
+    }
+
+    #[test]
+    fn a_picture_lives_hit_and_no_gravatar_lives_miss() {
+        let expiry = AnswerExpiry {
+            hit: Duration::from_secs(3600),
+            miss: Duration::from_secs(60),
+        };
+        assert_eq!(expiry.ttl(&answer(true, Duration::ZERO)), expiry.hit);
+        assert_eq!(expiry.ttl(&answer(false, Duration::ZERO)), expiry.miss);
+    }
+
+    #[test]
+    fn an_answer_lives_from_its_fetch_not_from_its_insertion() {
+        let expiry = AnswerExpiry {
+            hit: Duration::from_secs(3600),
+            miss: Duration::from_secs(60),
+        };
+        let key = request();
+        let now = Instant::now();
+        let fresh = expiry
+            .expire_after_create(&key, &answer(true, Duration::ZERO), now)
+            .expect("a lifetime");
+        assert!(
+            fresh > Duration::from_secs(3590) && fresh <= expiry.hit,
+            "{fresh:?}"
+        );
+        // Borrowed from another bucket 50 s after its fetch: 10 s left of a 60 s miss.
+        let borrowed = expiry
+            .expire_after_create(&key, &answer(false, Duration::from_secs(50)), now)
+            .expect("a lifetime");
+        assert!(borrowed <= Duration::from_secs(10), "{borrowed:?}");
+        assert!(borrowed > Duration::from_secs(5), "{borrowed:?}");
+        // Older than its lifetime: gone at once, never a negative or wrapped duration.
+        let stale = expiry.expire_after_create(&key, &answer(false, Duration::from_secs(90)), now);
+        assert_eq!(stale, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn entries_weigh_their_heap_bytes() {
+        let key = request();
+        assert!(key.heap_bytes() >= 64);
+        let with_picture = answer(true, Duration::ZERO);
+        let without = answer(false, Duration::ZERO);
+        assert!(CachedAnswer::heap_bytes(&with_picture) >= b"a picture".len());
+        assert_eq!(CachedAnswer::heap_bytes(&without), 0);
+    }
 }
