@@ -38,8 +38,12 @@ struct Planned {
     code: &'static str,
 }
 
+/// User `i` of this process's exports: the tag keeps a rerun of the tests against the same
+/// Garage bucket from finding the users of an earlier run already stored.
 fn user_id(i: usize) -> String {
-    format!("auth0|imp{i:04}")
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned());
+    format!("auth0|imp{run}x{i:04}")
 }
 
 fn encoded(user_id: &str) -> String {
