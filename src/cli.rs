@@ -1,4 +1,4 @@
-//! The command line: `visage [serve | gc [--dry-run] | healthcheck [--ready] | import …] [--config FILE] [--dev]`.
+//! The command line: `visage [serve | gc [--dry-run] | reconcile [--dry-run] | import … | healthcheck [--ready]] [--config FILE] [--dev]`.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,16 @@ pub enum Command {
     /// (every user's newest picture stays); safe to run while instances serve, e.g. daily.
     Gc {
         /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Ask the Auth0 Management API about every user with pictures (reconcile.requests_per_sec,
+    /// 429s honoured) and erase the pictures, records and email links of the users that no
+    /// longer exist, then purge their CDN tags; the safety net for deletions the hook missed.
+    /// Needs auth0.management.client_id with read:users. Progress on a terminal, a summary on
+    /// stdout, exit 1 when a step failed; e.g. daily, after gc.
+    Reconcile {
+        /// Ask and count, delete nothing.
         #[arg(long)]
         dry_run: bool,
     },

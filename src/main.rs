@@ -30,7 +30,8 @@ async fn main() -> ExitCode {
     };
     let format = settings.server.log_format;
     match command {
-        Command::Serve => logged(format, visage::app::run(settings)).await,
+        // Boxed: the server's future is large (every service's setup).
+        Command::Serve => logged(format, Box::pin(visage::app::run(settings))).await,
         Command::Gc { dry_run } => logged(format, visage::app::gc(settings, dry_run)).await,
         Command::Import {
             dry_run,
@@ -46,6 +47,9 @@ async fn main() -> ExitCode {
             };
             visage::telemetry::init_with_default(format, "warn");
             logged(format, visage::app::import(settings, options)).await
+        }
+        Command::Reconcile { dry_run } => {
+            logged(format, visage::app::reconcile(settings, dry_run)).await
         }
         // No log writer: a health check runs every few seconds and prints one line.
         Command::Healthcheck { ready } => healthcheck(&settings, ready),

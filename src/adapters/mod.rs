@@ -1,6 +1,7 @@
 //! Adapters: the only place where SDK and HTTP client types appear.
 
 pub mod auth0;
+pub(crate) mod cdn;
 pub mod fs;
 pub(crate) mod gravatar;
 pub(crate) mod jwks;

@@ -19,4 +19,10 @@ impl ProfileStore for NoProfileStore {
         );
         Ok(EmailFacts::Unknown)
     }
+
+    async fn user_exists(&self, _user_id: &str) -> Result<bool, ProfileError> {
+        Err(ProfileError::Rejected(
+            "no Management API client (auth0.management.client_id unset or dev mode)".into(),
+        ))
+    }
 }

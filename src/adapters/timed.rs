@@ -20,6 +20,14 @@ fn store_outcome<T>(result: &Result<T, StoreError>) -> &'static str {
     }
 }
 
+fn profile_outcome<T>(result: &Result<T, ProfileError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(ProfileError::Rejected(_)) => "rejected",
+        Err(ProfileError::Unavailable(_)) => "unavailable",
+    }
+}
+
 /// An object store (label `s3` or `fs`) whose calls are timed.
 pub(crate) struct TimedStore<S> {
     inner: S,
@@ -111,11 +119,14 @@ impl<P: ProfileStore> ProfileStore for TimedProfiles<P> {
     ) -> Result<EmailFacts, ProfileError> {
         let timer = self.metrics.upstream_timer("auth0", "set_picture");
         let result = self.inner.set_picture(user_id, picture).await;
-        timer.finish(match &result {
-            Ok(_) => "ok",
-            Err(ProfileError::Rejected(_)) => "rejected",
-            Err(ProfileError::Unavailable(_)) => "unavailable",
-        });
+        timer.finish(profile_outcome(&result));
+        result
+    }
+
+    async fn user_exists(&self, user_id: &str) -> Result<bool, ProfileError> {
+        let timer = self.metrics.upstream_timer("auth0", "user_exists");
+        let result = self.inner.user_exists(user_id).await;
+        timer.finish(profile_outcome(&result));
         result
     }
 }

@@ -2,6 +2,7 @@
 //! `Arc<dyn Port>`s to the domain, and starts the HTTP server.
 
 mod import;
+mod lifecycle;
 mod parts;
 mod wiring;
 
@@ -13,18 +14,19 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::adapters::gravatar::GravatarClient;
-use crate::adapters::timed::TimedUpstream;
+use crate::adapters::timed::{TimedStore, TimedUpstream};
 use crate::adapters::{fs::FolderStore, jwks::JwksVerifier, s3::S3Store};
 use crate::domain::access::AccessGate;
 use crate::domain::avatar::{AvatarService, UploadsFirst};
 use crate::domain::cleanup;
 use crate::domain::directory::Directory;
+use crate::domain::lifecycle::hook::HookService;
 use crate::domain::pictures::PictureService;
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
 use crate::domain::render::{RenderError, Renderer};
 use crate::domain::upload::UploadService;
-use crate::http::EdgeConfig;
+use crate::http::{EdgeConfig, HookConfig};
 use crate::metrics::Metrics;
 use crate::ports::tokens::TokenVerifier;
 use crate::ports::{ObjectStore, StoreError};
@@ -52,9 +54,14 @@ pub enum StartError {
     Gravatar(#[source] reqwest::Error),
     #[error("{failed} deletions failed; run gc again")]
     GcIncomplete { failed: usize },
+    #[error("cannot set up the CDN purge")]
+    Cdn(#[from] crate::adapters::cdn::CdnSetupError),
+    #[error("reconcile did not finish: {0}")]
+    ReconcileIncomplete(String),
     #[error(transparent)]
     Import(#[from] ImportError),
 }
+pub use lifecycle::reconcile;
 
 /// Everything the handlers share; cloned once per worker (all fields are cheap handles).
 #[derive(Clone)]
@@ -72,6 +79,28 @@ pub struct AppContext {
     pub avatars: Arc<AvatarService>,
     /// Users' current pictures and the email links of uploads.
     pub directory: Arc<Directory>,
+    /// The Auth0 lifecycle hook and its settings.
+    pub hooks: Arc<HookService>,
+    pub(crate) hook_config: Arc<HookConfig>,
+}
+
+/// The store `storage.backend` names, timed for the metrics: for the server.
+async fn open_timed_store(
+    settings: &Settings,
+    metrics: &Metrics,
+) -> Result<Arc<dyn ObjectStore>, StartError> {
+    Ok(match settings.backend() {
+        Backend::Fs => Arc::new(TimedStore::new(
+            FolderStore::open(&settings.storage.fs.root).await?,
+            "fs",
+            metrics,
+        )),
+        Backend::S3 => Arc::new(TimedStore::new(
+            S3Store::new(&settings.storage.s3),
+            "s3",
+            metrics,
+        )),
+    })
 }
 
 /// The store `storage.backend` names, unwrapped: for commands that run without metrics.
@@ -90,6 +119,7 @@ impl AppContext {
             runner,
             variants,
             directory,
+            eraser,
             uploads,
         } = UploadParts::build(&settings, &metrics).await?;
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
@@ -114,6 +144,8 @@ impl AppContext {
         metrics.watch_variants(variants.cache().lookups(), move || cache.usage());
         let watched = directory.clone();
         metrics.watch_directory(directory.lookups(), move || watched.usage());
+        let hooks = Arc::new(HookService::new(eraser.clone(), directory.clone()));
+        metrics.watch_lifecycle(hooks.counts(), eraser.purger().counts());
         let pictures = Arc::new(PictureService::new(
             wiring::pictures(&settings),
             store,
@@ -140,6 +172,11 @@ impl AppContext {
             settings.limits.uploads_per_minute,
         ));
         Ok(Self {
+            hook_config: Arc::new(HookConfig::new(
+                settings.hooks.auth0_token.as_deref(),
+                settings.limits.max_hook_bytes,
+            )),
+            hooks,
             edge: Arc::new(wiring::edge(&settings)),
             readiness,
             metrics,
@@ -165,7 +202,9 @@ impl AppContext {
             .app_data(web::Data::from(self.uploads.clone()))
             .app_data(web::Data::from(self.pictures.clone()))
             .app_data(web::Data::from(self.avatars.clone()))
-            .app_data(web::Data::from(self.directory.clone()));
+            .app_data(web::Data::from(self.directory.clone()))
+            .app_data(web::Data::from(self.hooks.clone()))
+            .app_data(web::Data::from(self.hook_config.clone()));
     }
 }
 
@@ -253,7 +292,8 @@ pub async fn gc(settings: Settings, dry_run: bool) -> Result<(), StartError> {
         dry_run,
     };
     let root = format!("{}/", crate::domain::upload::KEY_PREFIX);
-    let report = cleanup::collect(store.as_ref(), &root, policy).await?;
+    let purger = lifecycle::purger(&settings)?;
+    let report = cleanup::collect(store.as_ref(), &root, policy, &purger).await?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     println!(
         "visage gc: {} users, {} objects, {verb} {}, {} failed",

@@ -6,15 +6,16 @@ use std::time::Duration;
 
 use super::{StartError, wiring};
 use crate::adapters::auth0::Auth0Profiles;
-use crate::adapters::timed::{TimedProfiles, TimedStore};
-use crate::adapters::{fs::FolderStore, no_profile::NoProfileStore, s3::S3Store};
+use crate::adapters::no_profile::NoProfileStore;
+use crate::adapters::timed::TimedProfiles;
 use crate::domain::directory::Directory;
 use crate::domain::image::PipelineRunner;
+use crate::domain::lifecycle::Eraser;
 use crate::domain::pictures::VariantCache;
 use crate::domain::upload::UploadService;
 use crate::metrics::Metrics;
 use crate::ports::{ObjectStore, ProfileStore};
-use crate::settings::{Backend, Settings};
+use crate::settings::Settings;
 
 pub(super) struct UploadParts {
     /// The store `storage.backend` names, timed into `metrics`.
@@ -24,23 +25,14 @@ pub(super) struct UploadParts {
     pub(super) variants: VariantCache,
     /// Users' current pictures and the email links of uploads, which every upload records.
     pub(super) directory: Arc<Directory>,
+    /// The one erase path (store, directory, variants, CDN purge) a replaced picture goes by.
+    pub(super) eraser: Arc<Eraser>,
     pub(super) uploads: Arc<UploadService>,
 }
 
 impl UploadParts {
     pub(super) async fn build(settings: &Settings, metrics: &Metrics) -> Result<Self, StartError> {
-        let store: Arc<dyn ObjectStore> = match settings.backend() {
-            Backend::Fs => Arc::new(TimedStore::new(
-                FolderStore::open(&settings.storage.fs.root).await?,
-                "fs",
-                metrics,
-            )),
-            Backend::S3 => Arc::new(TimedStore::new(
-                S3Store::new(&settings.storage.s3),
-                "s3",
-                metrics,
-            )),
-        };
+        let store = super::open_timed_store(settings, metrics).await?;
         let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
             let auth0 = Auth0Profiles::from_settings(settings, metrics)?;
             Arc::new(TimedProfiles::new(auth0, metrics))
@@ -56,11 +48,18 @@ impl UploadParts {
             Duration::from_secs(settings.pictures.cache_ttl_secs),
         );
         let directory = Arc::new(Directory::new(wiring::directory(settings), store.clone()));
+        let eraser = Arc::new(Eraser::new(
+            store.clone(),
+            directory.clone(),
+            variants.clone(),
+            super::lifecycle::purger(settings)?,
+        ));
         let uploads = Arc::new(UploadService::new(
             wiring::upload(settings),
             store.clone(),
             profile,
             directory.clone(),
+            eraser.clone(),
             runner.clone(),
             variants.clone(),
         ));
@@ -69,6 +68,7 @@ impl UploadParts {
             runner,
             variants,
             directory,
+            eraser,
             uploads,
         })
     }

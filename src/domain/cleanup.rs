@@ -67,6 +67,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::domain::lifecycle::purge::Purger;
 use crate::ports::{ObjectKey, ObjectStore, StoreError, StoredObject};
 
 /// The user prefix of a key: everything up to and including its last `/`.
@@ -146,12 +147,14 @@ pub(crate) fn gc_cutoff(policy: &GcPolicy, newest: SystemTime, now: SystemTime) 
 
 /// Deletes, for every user under `root` (e.g. `u/`), the objects that [`gc_cutoff`] allows,
 /// never the user's newest master or its variants (a user left with variants only, orphans of
-/// a delete, loses those older than the grace). The listing goes shard by shard (the first hex digit of the user
-/// hash), so memory holds one sixteenth of the bucket's keys at a time.
+/// a delete, loses those older than the grace), then purges the CDN tag of every user that lost
+/// an object. The listing goes shard by shard (the first hex digit of the user hash), so memory
+/// holds one sixteenth of the bucket's keys at a time.
 pub(crate) async fn collect(
     store: &dyn ObjectStore,
     root: &str,
     policy: GcPolicy,
+    purger: &Purger,
 ) -> Result<GcReport, StoreError> {
     let mut report = GcReport::default();
     for shard in "0123456789abcdef".chars() {
@@ -164,8 +167,9 @@ pub(crate) async fn collect(
                 .push(object.clone());
         }
         let now = SystemTime::now();
-        for objects in users.values() {
+        for (prefix, objects) in &users {
             report.users += 1;
+            let mut removed = 0_usize;
             report.objects += objects.len();
             let newest = objects
                 .iter()
@@ -191,12 +195,22 @@ pub(crate) async fn collect(
                     continue;
                 }
                 match store.delete(key).await {
-                    Ok(()) => report.deleted += 1,
+                    Ok(()) => {
+                        report.deleted += 1;
+                        removed += 1;
+                    }
                     Err(err) => {
                         report.failed += 1;
                         tracing::warn!(error = %err, key = %key, "gc: cannot delete; it stays");
                     }
                 }
+            }
+            if removed > 0
+                && let Some(hash) = prefix
+                    .strip_prefix(root)
+                    .and_then(|hash| hash.strip_suffix('/'))
+            {
+                purger.purge_user(hash).await;
             }
         }
     }
@@ -206,6 +220,21 @@ pub(crate) async fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_master_and_its_variants_are_one_picture() {
+        for (key, picture) in [
+            ("u/ab/abc.jpg", "u/ab/abc"),
+            ("u/ab/abc.128.webp", "u/ab/abc"),
+            ("abc.png", "abc"),
+            // The file name's first dot, not one in the prefix (keys allow dotted segments).
+            ("u/ab./x.jpg", "u/ab./x"),
+            ("u/a.b/x.64.avif", "u/a.b/x"),
+        ] {
+            let key = ObjectKey::parse(key).expect("key");
+            assert_eq!(picture_of(&key), picture, "{key}");
+        }
+    }
 
     fn object(key: &str, secs: u64) -> StoredObject {
         StoredObject {

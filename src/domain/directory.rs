@@ -169,17 +169,38 @@ impl Directory {
         self.write_user(&hash, &record).await
     }
 
-    /// The user is gone: their links and their record. Idempotent.
-    pub async fn forget(&self, user_id: &str) -> Result<(), StoreError> {
+    /// Before an upload stores its picture: the user's record exists and names the user id,
+    /// so that every stored picture's owner can be read back (`visage reconcile`), also when
+    /// the upload's write-back then fails. One read when the record exists.
+    pub async fn claim(&self, user_id: &str) -> Result<(), StoreError> {
         let hash = user_hash(user_id);
-        if let Some(record) = self.read_user(&hash).await? {
+        if self
+            .read_user(&hash)
+            .await?
+            .is_some_and(|record| record.user_id == user_id)
+        {
+            return Ok(());
+        }
+        let record = UserRecord {
+            user_id: user_id.to_owned(),
+            ..UserRecord::default()
+        };
+        self.write_user(&hash, &record).await
+    }
+
+    /// The user is gone: their links and their record. Idempotent; says whether there was a
+    /// record.
+    pub async fn forget(&self, user_id: &str) -> Result<bool, StoreError> {
+        let hash = user_hash(user_id);
+        let record = self.read_user(&hash).await?;
+        if let Some(record) = &record {
             for email_hash in &record.emails {
                 self.unlink(&hash, email_hash).await?;
             }
         }
         self.store.delete(&user_key(&hash)?).await?;
         self.current.invalidate(&hash).await;
-        Ok(())
+        Ok(record.is_some())
     }
 
     /// Every user id that has a record (for `visage reconcile`).

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod image;
 pub mod import;
 pub mod initials;
+pub mod lifecycle;
 pub mod picture;
 pub mod pictures;
 pub mod placeholder;

@@ -17,6 +17,7 @@ use crate::domain::directory::Directory;
 use crate::domain::image::{
     self, CropRect, ImageError, Master, PipelineLimits, PipelineRunner, WorkerError,
 };
+use crate::domain::lifecycle::Eraser;
 use crate::domain::pictures::VariantCache;
 use crate::ports::{InvalidKey, ObjectKey, ObjectStore, ProfileError, ProfileStore, StoreError};
 use crate::vocabulary::ErrorChain;
@@ -107,17 +108,21 @@ pub struct UploadService {
     store: Arc<dyn ObjectStore>,
     profile: Arc<dyn ProfileStore>,
     directory: Arc<Directory>,
+    eraser: Arc<Eraser>,
     runner: Arc<PipelineRunner>,
     variants: VariantCache,
     config: UploadConfig,
 }
 
 impl UploadService {
+    /// `eraser` is the one erase path (a user's delete) and its CDN purge (also after a
+    /// cleanup).
     pub fn new(
         config: UploadConfig,
         store: Arc<dyn ObjectStore>,
         profile: Arc<dyn ProfileStore>,
         directory: Arc<Directory>,
+        eraser: Arc<Eraser>,
         runner: Arc<PipelineRunner>,
         variants: VariantCache,
     ) -> Self {
@@ -125,6 +130,7 @@ impl UploadService {
             store,
             profile,
             directory,
+            eraser,
             runner,
             variants,
             config,
@@ -169,6 +175,11 @@ impl UploadService {
             bytes: Bytes::from(master.bytes),
             content_type: master.format.content_type(),
         };
+        // The owner first, so that a picture whose write-back then fails is still attributable.
+        self.directory
+            .claim(user_id)
+            .await
+            .map_err(UploadError::Storage)?;
         // Always PUT, also when the key exists: the PUT refreshes the object's last-modified
         // time, so another instance's cleanup cannot take it for a replaced picture while this
         // upload writes it back.
@@ -196,37 +207,24 @@ impl UploadService {
             tracing::error!(key = %stored.key, error = %ErrorChain(&error), "the upload landed but the directory still names the previous picture");
         }
         // With write-back off the cutoff runs from now: nothing was sent in between.
-        self.remove_replaced(&prefix, &stored, started).await;
+        self.remove_replaced(user_id, &stored, started).await;
         tracing::info!(key = %stored.key, bytes = uploaded.bytes, "picture uploaded");
         Ok(uploaded)
     }
 
-    /// Clears the profile's picture, then deletes every object of the user, then clears the
-    /// profile once more: a failed clear deletes nothing (a retry is safe), and an upload on
-    /// another instance whose write-back landed between the first clear and the removal of its
-    /// object cannot leave the profile naming that missing object (see
-    /// [`crate::domain::cleanup`], "A delete racing an upload").
+    /// Clears the profile's picture, then erases everything of the user (objects, directory
+    /// record and links, CDN tag: [`Eraser::erase`]), then clears the profile once more: a
+    /// failed clear deletes nothing (a retry is safe), and an upload on another instance whose
+    /// write-back landed between the first clear and the removal of its object cannot leave the
+    /// profile naming that missing object (see [`crate::domain::cleanup`], "A delete racing an
+    /// upload").
     pub async fn delete(&self, user_id: &str) -> Result<(), UploadError> {
-        let prefix = user_prefix(user_id);
         self.profile
             .set_picture(user_id, None)
             .await
             .map_err(UploadError::ProfileClear)?;
-        for key in self
-            .store
-            .list(&prefix)
-            .await
-            .map_err(UploadError::Storage)?
-        {
-            self.store
-                .delete(&key)
-                .await
-                .map_err(UploadError::Storage)?;
-        }
-        self.variants.forget_prefix(&prefix);
-        // After the objects: an upload racing this delete may have recorded its picture.
-        self.directory
-            .forget(user_id)
+        self.eraser
+            .erase(user_id)
             .await
             .map_err(UploadError::Storage)?;
         if self.config.write_back {
@@ -235,15 +233,16 @@ impl UploadService {
                 .await
                 .map_err(UploadError::ProfileClear)?;
         }
-        tracing::info!(prefix = %prefix, "pictures deleted");
+        tracing::info!(prefix = %user_prefix(user_id), "pictures deleted");
         Ok(())
     }
 
     /// Best effort: a leftover object costs storage, never correctness, so failures are logged
     /// (the next upload or `visage gc` collects it). Puts this upload's object back when the
     /// listing misses it (a concurrent delete removed it after this write-back was sent).
-    async fn remove_replaced(&self, prefix: &str, own: &StoredMaster, started: SystemTime) {
-        let objects = match self.store.list_objects(prefix).await {
+    async fn remove_replaced(&self, user_id: &str, own: &StoredMaster, started: SystemTime) {
+        let prefix = user_prefix(user_id);
+        let objects = match self.store.list_objects(&prefix).await {
             Ok(objects) => objects,
             Err(err) => {
                 tracing::warn!(error = %ErrorChain(&err), "cannot list replaced pictures; they stay");
@@ -273,7 +272,9 @@ impl UploadService {
             }
         }
         if removed > 0 {
-            self.variants.forget_prefix(prefix);
+            self.variants.forget_prefix(&prefix);
+            // Else the replaced pictures' URLs stay valid at the CDN for a year.
+            self.eraser.purger().purge_user_soon(user_hash(user_id));
         }
     }
 }

@@ -12,10 +12,12 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::avatar::{AvatarRequest, AvatarService, RawAvatarRequest};
 use crate::domain::directory::Directory;
+use crate::domain::lifecycle::purge::cdn_tag;
+use crate::domain::upload::user_hash;
 use crate::error::ApiError;
 use crate::http::extract::{QueryParams, percent_decode_path};
 use crate::http::image_response::{
-    Freshness, ImageHeaders, cache_control, etag_matches, image_response,
+    Freshness, ImageHeaders, cache_control, etag_matches, image_response, tag_for_cdn,
 };
 use crate::http::negotiate::{RASTER, negotiate};
 use crate::http::{CURRENT, EdgeConfig};
@@ -56,13 +58,19 @@ pub(crate) async fn current(
             tracing::warn!(error = %ErrorChain(&error), "cannot read a user's current picture");
             None
         });
+    // The user's tag on both answers: a purge after a delete or an upload drops the redirect
+    // (and the fallback a CDN kept while there was no picture). It names the hash of the id in
+    // the URL, so it tells no more than the URL itself.
+    let tag = cdn_tag(&user_hash(&asked.user_id));
     if let Some(key) = found {
         let location = format!("{}{key}{}", edge.picture_base, asked.carried_query());
-        return Ok(redirect(&req, &location, edge.current_max_age));
+        let mut response = redirect(&req, &location, edge.current_max_age);
+        tag_for_cdn(&mut response, &tag);
+        return Ok(response);
     }
     let resolved = avatars.resolve(&asked.fallback).await?;
     let source = HeaderValue::from_static(resolved.source.as_str());
-    Ok(image_response(
+    let mut response = image_response(
         &req,
         &resolved.picture,
         ImageHeaders {
@@ -71,7 +79,9 @@ pub(crate) async fn current(
             vary_accept: asked.varies,
             extra: Some((X_AVATAR_SOURCE, source)),
         },
-    ))
+    );
+    tag_for_cdn(&mut response, &tag);
+    Ok(response)
 }
 
 /// 302 to `location`, cacheable for `max_age`, with a strong ETag of the location (304 when

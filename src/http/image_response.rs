@@ -15,6 +15,8 @@ const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=3153600
 pub(super) const PROVISIONAL_MAX_AGE: u64 = 60;
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const ACCEPT: HeaderValue = HeaderValue::from_static("Accept");
+const CACHE_TAG: HeaderName = HeaderName::from_static("cache-tag");
+const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 
 /// How long downstream caches may keep a final answer of the route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +97,17 @@ pub(super) fn image_response(
         ))
         .body(picture.bytes.clone())
 }
+/// The CDN tag of one user's pictures on an answer: `Cache-Tag` (Cloudflare, and the CDNs that
+/// read it) and `Surrogate-Key` (Fastly), so that a purge of the tag drops every size and
+/// format at once. A CDN strips both before answering its clients.
+pub(super) fn tag_for_cdn(response: &mut HttpResponse, tag: &str) {
+    if let Ok(value) = HeaderValue::from_str(tag) {
+        let headers = response.headers_mut();
+        headers.insert(CACHE_TAG, value.clone());
+        headers.insert(SURROGATE_KEY, value);
+    }
+}
+
 /// Whether the client already holds `etag`. `If-None-Match` compares weakly (RFC 9110): `W/`
 /// prefixes are ignored, `*` matches, and the header may be repeated or a list.
 pub(super) fn etag_matches(req: &HttpRequest, etag: &str) -> bool {

@@ -1,11 +1,13 @@
 //! The HTTP edge: the whole route table, the request observer and the JSON error shape.
 
+mod auth0_events;
 mod authorized;
 mod avatar;
 mod cors;
 mod current;
 pub mod extract;
 mod health;
+mod hooks;
 mod image_response;
 pub mod initials;
 mod negotiate;
@@ -23,6 +25,7 @@ use actix_web::middleware::ErrorHandlers;
 use actix_web::{Route, guard, web};
 
 use crate::error::{self, ApiError};
+pub(crate) use hooks::HookConfig;
 pub use observe::observe;
 
 /// What the HTTP edge needs of the settings, read once by `app.rs`.
@@ -147,6 +150,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_allowed_origins: &[String]) 
                 .wrap(cors::uploads(cors_allowed_origins))
                 .route(web::post().to(upload::upload_user))
                 .route(web::delete().to(upload::delete_user)),
+        )
+        // Server to server (Auth0's streams): no CORS, no upload limits.
+        .service(
+            resource("/v1/hooks/auth0")
+                .route(web::post().to(hooks::auth0_hook))
+                .default_service(web::to(hooks::other_method)),
         )
         .default_service(web::to(not_found));
 }

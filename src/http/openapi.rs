@@ -29,8 +29,13 @@ use crate::error::ErrorBody;
         crate::http::upload::delete_user,
         crate::http::pictures::get_picture,
         crate::http::current::current,
+        crate::http::hooks::auth0_hook,
     ),
-    components(schemas(ErrorBody, crate::http::upload::UploadResponse))
+    components(schemas(
+        ErrorBody,
+        crate::http::upload::UploadResponse,
+        crate::http::hooks::HookAnswer
+    ))
 )]
 pub(crate) struct ApiDoc;
 
@@ -43,8 +48,11 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     serde_json::to_string_pretty(&document).unwrap_or_default()
 });
 
+/// The hook's path: a shared secret of the tenant's streams, not a user's token.
+const HOOK_PATH: &str = "/v1/hooks/auth0";
+
 /// What the handlers' annotations leave out, added once for every operation: the bearer scheme
-/// on `/v1`, the upload bodies (multipart and raw `image/*`), `ErrorBody` on every error, the
+/// on `/v1` (the hook's own on the hook), the upload bodies (multipart and raw `image/*`), `ErrorBody` on every error, the
 /// Gravatar-style aliases and every image type a route can answer with.
 fn contract_details(document: &mut Value) {
     document["components"]["securitySchemes"]["bearer"] = json!({
@@ -52,6 +60,11 @@ fn contract_details(document: &mut Value) {
         "scheme": "bearer",
         "bearerFormat": "JWT",
         "description": "An RS256 access token of the Auth0 tenant `auth.issuer` for the API `auth.audience`",
+    });
+    document["components"]["securitySchemes"]["hook_token"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`hooks.auth0_token`, as the tenant's Log Stream or Event Stream sends it",
     });
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -67,12 +80,14 @@ fn contract_details(document: &mut Value) {
             ) {
                 continue;
             }
-            if path.starts_with("/v1/") {
+            if path == HOOK_PATH {
+                operation["security"] = json!([{ "hook_token": [] }]);
+            } else if path.starts_with("/v1/") {
                 operation["security"] = json!([{ "bearer": [] }]);
                 operation["responses"]["401"]["description"] =
                     json!("unauthorized: no, malformed, expired or wrongly signed token");
             }
-            if method == "post" && path.starts_with("/v1/") {
+            if method == "post" && path.starts_with("/v1/") && path != HOOK_PATH {
                 operation["requestBody"] = upload_body();
                 add_param(
                     operation,

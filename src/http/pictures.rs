@@ -6,11 +6,12 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
+use crate::domain::lifecycle::purge::cdn_tag_of_key;
 use crate::domain::pictures::PictureService;
 use crate::error::ApiError;
 use crate::http::PICTURES;
 use crate::http::extract::{QueryParams, percent_decode_path};
-use crate::http::image_response::{ImageHeaders, image_response};
+use crate::http::image_response::{ImageHeaders, image_response, tag_for_cdn};
 use crate::http::negotiate::{RASTER, negotiate};
 use crate::ports::ObjectKey;
 use crate::vocabulary::{Format, PICTURE_EDGES};
@@ -31,11 +32,11 @@ pub(super) async fn get_picture(
     pictures: web::Data<PictureService>,
 ) -> Result<HttpResponse, ApiError> {
     let picture = pictures.get(&asked.key, asked.size, asked.format).await?;
-    Ok(image_response(
-        &req,
-        &picture,
-        ImageHeaders::immutable(asked.varies),
-    ))
+    let mut response = image_response(&req, &picture, ImageHeaders::immutable(asked.varies));
+    if let Some(tag) = cdn_tag_of_key(&asked.key) {
+        tag_for_cdn(&mut response, &tag);
+    }
+    Ok(response)
 }
 
 /// A `/pictures/{key}` request, parsed and validated once.

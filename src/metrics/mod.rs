@@ -21,6 +21,8 @@ pub use http::{HttpObserver, method_label};
 use crate::domain::avatar::AvatarStats;
 use crate::domain::cache::{CacheLookups, CacheUsage};
 use crate::domain::counts::{Count, Level};
+use crate::domain::lifecycle::hook::HookCounts;
+use crate::domain::lifecycle::purge::PurgeCounts;
 
 /// Latency buckets in seconds, from a cache hit to a slow upstream.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -94,8 +96,18 @@ mod table {
     /// Registered by the Auth0 adapter.
     pub(super) const AUTH0_CALLS: Family = (
         "auth0_management_calls_total",
-        "Auth0 Management API calls by call (token, patch) and outcome",
+        "Auth0 Management API calls by call (token, patch, get_user) and outcome",
         &["call", "outcome"],
+    );
+    pub(super) const HOOK_EVENTS: Family = (
+        "hook_events_total",
+        "Events received by POST /v1/hooks/auth0, by type (sdu, user.deleted, user.updated, other) and outcome (applied, failed, ignored)",
+        &["type", "outcome"],
+    );
+    pub(super) const CDN_PURGES: Family = (
+        "cdn_purges_total",
+        "CDN purges of a user's tag after a delete, by outcome (ok, failed: logged, the CDN keeps the pictures until their max-age)",
+        &["outcome"],
     );
 }
 
@@ -218,6 +230,18 @@ impl Metrics {
         self.domain.counter(&links_family, "miss", &links.misses);
     }
 
+    /// Exports the lifecycle hook's events by type and outcome, and the CDN purges.
+    pub fn watch_lifecycle(&self, hook: &HookCounts, purges: &PurgeCounts) {
+        for (kind, outcome, count) in hook.series() {
+            let series = self.domain.hook_events.with_label_values(&[kind, outcome]);
+            self.domain.sources().counters.push((series, count.clone()));
+        }
+        self.domain
+            .counter(&self.domain.cdn_purges, "ok", &purges.ok);
+        self.domain
+            .counter(&self.domain.cdn_purges, "failed", &purges.failed);
+    }
+
     /// The Prometheus text exposition of every registered metric.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut out = Vec::new();
@@ -258,6 +282,8 @@ struct DomainCounts {
     bytes: IntGaugeVec,
     gravatar_upstream: IntCounterVec,
     circuit_open: IntGaugeVec,
+    hook_events: IntCounterVec,
+    cdn_purges: IntCounterVec,
     sources: Arc<Mutex<Sources>>,
 }
 
@@ -285,6 +311,8 @@ impl DomainCounts {
                 opts(table::GRAVATAR_CIRCUIT_OPEN),
                 table::GRAVATAR_CIRCUIT_OPEN.2,
             )?,
+            hook_events: counters(table::HOOK_EVENTS)?,
+            cdn_purges: counters(table::CDN_PURGES)?,
             sources: Arc::new(Mutex::new(Sources::default())),
         })
     }
@@ -327,6 +355,8 @@ impl Collector for DomainCounts {
         descs.extend(self.bytes.desc());
         descs.extend(self.gravatar_upstream.desc());
         descs.extend(self.circuit_open.desc());
+        descs.extend(self.hook_events.desc());
+        descs.extend(self.cdn_purges.desc());
         descs
     }
 
@@ -357,6 +387,8 @@ impl Collector for DomainCounts {
         families.extend(self.bytes.collect());
         families.extend(self.gravatar_upstream.collect());
         families.extend(self.circuit_open.collect());
+        families.extend(self.hook_events.collect());
+        families.extend(self.cdn_purges.collect());
         families
     }
 }

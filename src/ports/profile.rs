@@ -41,4 +41,9 @@ pub trait ProfileStore: Send + Sync {
         user_id: &str,
         picture: Option<&str>,
     ) -> Result<EmailFacts, ProfileError>;
+
+    /// Whether the user still exists (for `visage reconcile`). `Ok(false)` only on the identity
+    /// provider's own "no such user" answer, never on a failure that merely looks like one (a
+    /// wrong base URL answers 404 too): a user is erased on nothing less.
+    async fn user_exists(&self, user_id: &str) -> Result<bool, ProfileError>;
 }

@@ -90,6 +90,28 @@ impl Settings {
             &mut m.client_secret,
             m.client_secret_file.as_deref(),
         )?;
+        let hooks = &mut self.hooks;
+        fill_from_file(
+            "hooks.auth0_token_file",
+            &mut hooks.auth0_token,
+            hooks.auth0_token_file.as_deref(),
+        )?;
+        let cdn = &mut self.cdn;
+        fill_from_file(
+            "cdn.cloudflare.api_token_file",
+            &mut cdn.cloudflare.api_token,
+            cdn.cloudflare.api_token_file.as_deref(),
+        )?;
+        fill_from_file(
+            "cdn.fastly.api_token_file",
+            &mut cdn.fastly.api_token,
+            cdn.fastly.api_token_file.as_deref(),
+        )?;
+        fill_from_file(
+            "cdn.webhook.token_file",
+            &mut cdn.webhook.token,
+            cdn.webhook.token_file.as_deref(),
+        )?;
         Ok(())
     }
 

@@ -16,6 +16,9 @@ pub struct Settings {
     pub fonts: Fonts,
     pub limits: Limits,
     pub pictures: Pictures,
+    pub hooks: Hooks,
+    pub cdn: Cdn,
+    pub reconcile: Reconcile,
     pub import: Import,
 }
 
@@ -183,6 +186,7 @@ pub struct Limits {
     pub pipeline_timeout_secs: u64,
     pub upload_body_secs: u64,
     pub uploads_per_minute: u32,
+    pub max_hook_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +198,74 @@ pub struct Pictures {
     pub store_variants: bool,
     pub current_max_age_secs: u64,
     pub directory_cache_bytes: u64,
+}
+
+/// `hooks.*`: what Auth0's streams must send to `POST /v1/hooks/auth0`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Hooks {
+    /// Unset: the route answers 404.
+    pub auth0_token: Option<String>,
+    pub auth0_token_file: Option<PathBuf>,
+}
+
+/// `cdn.purge`: which CDN API is asked to drop a user's tag after a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PurgeVendor {
+    None,
+    Cloudflare,
+    Fastly,
+    Webhook,
+}
+
+impl PurgeVendor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurgeVendor::None => "none",
+            PurgeVendor::Cloudflare => "cloudflare",
+            PurgeVendor::Fastly => "fastly",
+            PurgeVendor::Webhook => "webhook",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cdn {
+    pub purge: PurgeVendor,
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub cloudflare: CloudflarePurge,
+    pub fastly: FastlyPurge,
+    pub webhook: WebhookPurge,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CloudflarePurge {
+    pub zone_id: Option<String>,
+    pub api_token: Option<String>,
+    pub api_token_file: Option<PathBuf>,
+    pub api_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FastlyPurge {
+    pub service_id: Option<String>,
+    pub api_token: Option<String>,
+    pub api_token_file: Option<PathBuf>,
+    pub api_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookPurge {
+    pub url: Option<String>,
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// `visage reconcile`'s pace on the Management API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reconcile {
+    pub requests_per_sec: u32,
 }
 
 /// `visage import`'s own bounds.

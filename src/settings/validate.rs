@@ -1,7 +1,7 @@
 //! `Settings::validate`: every value checked at start-up, refused with a sentence that names its
 //! key, before anything starts.
 
-use super::{Backend, Settings, SettingsError};
+use super::{Backend, PurgeVendor, Settings, SettingsError};
 use crate::vocabulary::url::is_loopback_url;
 use crate::vocabulary::{AVATAR_EDGES, PICTURE_EDGES};
 
@@ -10,7 +10,58 @@ impl Settings {
         self.validate_server()?;
         self.validate_storage()?;
         self.validate_auth()?;
-        self.validate_limits()
+        self.validate_limits()?;
+        self.validate_lifecycle()
+    }
+
+    /// The hook's token, the CDN purge the setting names, the reconcile pace.
+    fn validate_lifecycle(&self) -> Result<(), SettingsError> {
+        if self
+            .hooks
+            .auth0_token
+            .as_ref()
+            .is_some_and(|token| token.trim().is_empty())
+        {
+            return Err(invalid(
+                "hooks.auth0_token",
+                "is empty (unset it to turn the hook off, or use e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        positive("limits.max_hook_bytes", self.limits.max_hook_bytes)?;
+        positive("cdn.timeout_secs", self.cdn.timeout_secs)?;
+        positive("cdn.max_attempts", self.cdn.max_attempts.into())?;
+        positive(
+            "reconcile.requests_per_sec",
+            self.reconcile.requests_per_sec.into(),
+        )?;
+        let cdn = &self.cdn;
+        let required = |key: &str, value: &Option<String>| match value {
+            Some(v) if !v.trim().is_empty() => Ok(()),
+            _ => Err(invalid(
+                key,
+                format!("required when cdn.purge is \"{}\"", cdn.purge.as_str()),
+            )),
+        };
+        match cdn.purge {
+            PurgeVendor::None => {}
+            PurgeVendor::Cloudflare => {
+                required("cdn.cloudflare.zone_id", &cdn.cloudflare.zone_id)?;
+                required("cdn.cloudflare.api_token", &cdn.cloudflare.api_token)?;
+                check_url("cdn.cloudflare.api_base", &cdn.cloudflare.api_base)?;
+            }
+            PurgeVendor::Fastly => {
+                required("cdn.fastly.service_id", &cdn.fastly.service_id)?;
+                required("cdn.fastly.api_token", &cdn.fastly.api_token)?;
+                check_url("cdn.fastly.api_base", &cdn.fastly.api_base)?;
+            }
+            PurgeVendor::Webhook => {
+                required("cdn.webhook.url", &cdn.webhook.url)?;
+                if let Some(url) = &cdn.webhook.url {
+                    check_url("cdn.webhook.url", url)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_server(&self) -> Result<(), SettingsError> {
@@ -296,6 +347,53 @@ mod tests {
             let err = load(env).expect_err("must be refused").to_string();
             assert!(err.starts_with(expected), "{env:?}: {err}");
         }
+    }
+
+    #[test]
+    fn lifecycle_settings_name_their_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("VISAGE__HOOKS__AUTH0_TOKEN", "  ")],
+                "hooks.auth0_token: is empty",
+            ),
+            (
+                &[("VISAGE__CDN__PURGE", "akamai")],
+                "cdn.purge: unknown variant `akamai`",
+            ),
+            (
+                &[("VISAGE__CDN__PURGE", "cloudflare")],
+                "cdn.cloudflare.zone_id: required when cdn.purge is \"cloudflare\"",
+            ),
+            (
+                &[
+                    ("VISAGE__CDN__PURGE", "fastly"),
+                    ("VISAGE__CDN__FASTLY__SERVICE_ID", "svc"),
+                ],
+                "cdn.fastly.api_token: required when cdn.purge is \"fastly\"",
+            ),
+            (
+                &[
+                    ("VISAGE__CDN__PURGE", "webhook"),
+                    ("VISAGE__CDN__WEBHOOK__URL", "purger.internal"),
+                ],
+                "cdn.webhook.url: expected an http:// or https:// URL",
+            ),
+            (
+                &[("VISAGE__RECONCILE__REQUESTS_PER_SEC", "0")],
+                "reconcile.requests_per_sec: must be greater than 0",
+            ),
+        ];
+        for (env, expected) in cases {
+            let err = load(env).expect_err("must be refused").to_string();
+            assert!(err.starts_with(expected), "{env:?}: {err}");
+        }
+        let s = load(&[
+            ("VISAGE__CDN__PURGE", "webhook"),
+            ("VISAGE__CDN__WEBHOOK__URL", "https://purger.example/purge"),
+            ("VISAGE__HOOKS__AUTH0_TOKEN", "0123456789abcdef"),
+        ])
+        .expect("valid");
+        assert_eq!(s.hooks.auth0_token.as_deref(), Some("0123456789abcdef"));
     }
 
     #[test]

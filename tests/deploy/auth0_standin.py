@@ -1,7 +1,7 @@
 """A stand-in Auth0 tenant over HTTPS for the Deploy CLI check (test_tenant.py).
 
 It answers the Management API calls that `a0deploy import` makes for the asset types visage
-manages (resource servers, clients, client grants, actions and their triggers), keeping what it
+manages (resource servers, clients, client grants, actions and their triggers, log streams), keeping what it
 is sent in memory so that the CLI's reads after its writes see them, and records every request
 (method, path, query, JSON body) for the test to assert on. Only the shapes the CLI reads are
 emulated; anything else answers 404, which the test sees in the record.
@@ -30,6 +30,7 @@ class Tenant:
         self.client_grants = []
         self.actions = []
         self.bindings = {"post-login": []}
+        self.log_streams = []
 
     def record(self, method, path, query, body):
         with self.lock:
@@ -158,6 +159,13 @@ def route(tenant, method, path, query, body):
         if method == "PATCH":
             action.update(body or {})
             return 200, action
+    if path == "/log-streams":
+        if method == "GET":
+            return 200, tenant.log_streams
+        if method == "POST":
+            stream = {"id": "lst_" + uuid.uuid4().hex[:16], "status": "active", **body}
+            tenant.log_streams.append(stream)
+            return 200, stream
     if path == "/actions/modules" and method == "GET":
         return 200, {"modules": [], "total": 0, "page": 0, "per_page": 0}
     if path == "/actions/triggers" and method == "GET":

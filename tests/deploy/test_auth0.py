@@ -15,6 +15,7 @@ from auth0_standin import TOKEN, Standin
 CLI = REPO / "tests" / "clients" / "auth0-deploy" / "node_modules" / ".bin" / "a0deploy"
 AUDIENCE = "https://visage.test/api"
 PUBLIC_URL = "https://avatars.visage.test"
+HOOK_TOKEN = "0f4c2b9e7d1a3c5e8b6d4f2a0c9e7b5d"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def imported(tmp_path_factory):
         config["AUTH0_ACCESS_TOKEN"] = TOKEN
         config["AUTH0_KEYWORD_REPLACE_MAPPINGS"].update(
             AUTH0_DOMAIN=standin.domain, VISAGE_AUDIENCE=AUDIENCE, VISAGE_PUBLIC_URL=PUBLIC_URL,
+            VISAGE_HOOK_TOKEN=HOOK_TOKEN,
         )
         (work / "config.json").write_text(json.dumps(config))
         result = run(
@@ -94,6 +96,21 @@ def test_the_action_is_the_tested_one_with_its_secrets_deployed_and_bound(import
     assert bindings == [{"bindings": [
         {"ref": {"type": "action_name", "value": action["name"]}, "display_name": action["name"]},
     ]}]
+
+
+def test_the_log_stream_sends_every_log_to_the_hook_with_its_token(imported):
+    standin, _ = imported
+    stream = posted(standin, "/api/v2/log-streams")
+    assert stream["type"] == "http"
+    assert stream["sink"] == {
+        "httpEndpoint": f"{PUBLIC_URL}/v1/hooks/auth0",
+        "httpContentType": "application/json",
+        "httpContentFormat": "JSONARRAY",
+        # Auth0 sends this field as the whole Authorization header.
+        "httpAuthorization": f"Bearer {HOOK_TOKEN}",
+    }
+    # No filter: no `sdu` is filtered out (visage ignores the other types).
+    assert not stream.get("filters")
 
 
 def test_the_import_deletes_nothing(imported):
@@ -176,3 +193,28 @@ def test_terraform_grant_is_least_privilege_for_each_field(terraform):
     )
     (field,) = [v for v in parsed["variables.tf"]["variable"] if '"write_back_field"' in v]
     assert unquote(field['"write_back_field"']["default"]) == "app_metadata"
+
+
+def test_terraform_streams_mirror_tenant_yaml(terraform):
+    _, parsed, resources = terraform
+    tenant = yaml.safe_load(
+        re.sub(r"@@\w+@@", "[]", (DEPLOY / "auth0" / "tenant.yaml").read_text())
+    )
+    (yaml_stream,) = tenant["logStreams"]
+    stream = resources[("auth0_log_stream", "lifecycle")]
+    assert stream["count"] == '${var.hook_token == null ? 0 : 1}'
+    assert unquote(stream["name"]) == yaml_stream["name"]
+    assert unquote(stream["type"]) == yaml_stream["type"]
+    (sink,) = stream["sink"]
+    assert unquote(sink["http_endpoint"]) == "${var.visage_public_url}/v1/hooks/auth0"
+    assert unquote(sink["http_content_type"]) == yaml_stream["sink"]["httpContentType"]
+    assert unquote(sink["http_content_format"]) == yaml_stream["sink"]["httpContentFormat"]
+    assert unquote(sink["http_authorization"]) == "Bearer ${var.hook_token}"
+    events = resources[("auth0_event_stream", "lifecycle")]
+    assert [unquote(s) for s in events["subscriptions"]] == ["user.deleted", "user.updated"]
+    (webhook,) = events["webhook_configuration"]
+    assert unquote(webhook["webhook_endpoint"]) == "${var.visage_public_url}/v1/hooks/auth0"
+    (auth,) = webhook["webhook_authorization"]
+    assert unquote(auth["method"]) == "bearer" and auth["token"] == "${var.hook_token}"
+    (token,) = [v for v in parsed["variables.tf"]["variable"] if '"hook_token"' in v]
+    assert token['"hook_token"']["sensitive"] is True

@@ -87,17 +87,17 @@ def test_disruption_budget_and_services_select_the_pods(built):
     assert [p["targetPort"] for p in services["visage-metrics"]["spec"]["ports"]] == ["metrics"]
 
 
-def test_cronjob_runs_gc_with_the_servers_settings(built):
+def test_cronjob_runs_gc_and_reconcile_with_the_servers_settings(built):
     _, objects = built
     cronjob = find(objects, "CronJob")
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    assert container["args"] == ["gc"]
+    assert [c["args"] for c in pod["containers"]] == [["gc"], ["reconcile"]]
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     deployment = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == deployment["image"]
-    assert container["envFrom"] == deployment["envFrom"]
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    for container in pod["containers"]:
+        assert container["image"] == deployment["image"]
+        assert container["envFrom"] == deployment["envFrom"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_every_setting_the_manifests_give_is_one_visage_knows(built, tmp_path):

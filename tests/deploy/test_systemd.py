@@ -1,5 +1,6 @@
 """deploy/systemd: systemd's own verifier and offline security audit on the units, and what
-they must hold (a dynamic user, state and credentials shared by server and gc, a timer)."""
+they must hold (a dynamic user, state and credentials shared by server and gc, gc then
+reconcile, a timer)."""
 
 import os
 import re
@@ -75,7 +76,8 @@ def test_server_and_gc_share_user_state_settings_and_credentials():
     assert server[("Service", "StateDirectory")] == ["visage"]
     assert "VISAGE__STORAGE__FS__ROOT=/var/lib/visage" in server[("Service", "Environment")]
     assert server[("Service", "ExecStart")] == ["/usr/local/bin/visage serve"]
-    assert gc[("Service", "ExecStart")] == ["/usr/local/bin/visage gc"]
+    assert gc[("Service", "ExecStart")] == ["/usr/local/bin/visage gc",
+                                            "/usr/local/bin/visage reconcile"]
     assert gc[("Service", "Type")] == ["oneshot"]
     # The drain (server.shutdown_timeout_secs, 30 s) fits in the stop timeout.
     assert int(server[("Service", "TimeoutStopSec")][0]) > 30

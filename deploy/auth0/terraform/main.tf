@@ -1,5 +1,6 @@
 # visage's objects in an Auth0 tenant, as Terraform (the same as ../tenant.yaml for the Deploy
-# CLI): the API, the write-back client and its grant, the post-login Action and its binding.
+# CLI): the API, the write-back client and its grant, the post-login Action and its binding,
+# and the lifecycle hook's Log Stream (and, optionally, Event Stream).
 
 locals {
   # Least privilege on the Management API: app_metadata alone is update:users_app_metadata;
@@ -86,4 +87,35 @@ resource "auth0_trigger_action" "post_login" {
   trigger      = "post-login"
   action_id    = auth0_action.picture.id
   display_name = "visage picture"
+}
+
+# The lifecycle hook (POST /v1/hooks/auth0): the tenant's logs, of which visage applies `sdu`
+# (a deleted user's pictures are erased) and ignores the rest. Auth0 sends http_authorization as
+# the whole Authorization header, hence "Bearer ". Same as logStreams in ../tenant.yaml.
+resource "auth0_log_stream" "lifecycle" {
+  count = var.hook_token == null ? 0 : 1
+  name  = "visage lifecycle"
+  type  = "http"
+  sink {
+    http_endpoint       = "${var.visage_public_url}/v1/hooks/auth0"
+    http_content_type   = "application/json"
+    http_content_format = "JSONARRAY"
+    http_authorization  = "Bearer ${var.hook_token}"
+  }
+}
+
+# The same hook as CloudEvents: user.deleted erases, user.updated moves or drops the /avatar
+# links of a changed or unverified email.
+resource "auth0_event_stream" "lifecycle" {
+  count            = var.hook_token != null && var.event_stream ? 1 : 0
+  name             = "visage-lifecycle"
+  destination_type = "webhook"
+  subscriptions    = ["user.deleted", "user.updated"]
+  webhook_configuration {
+    webhook_endpoint = "${var.visage_public_url}/v1/hooks/auth0"
+    webhook_authorization {
+      method = "bearer"
+      token  = var.hook_token
+    }
+  }
 }

@@ -36,7 +36,20 @@ variable "write_back_field" {
 }
 
 variable "reconcile" {
-  description = "Grant read:users too, for `visage reconcile` (a later release)."
+  description = "Grant read:users too, for `visage reconcile` (deletes the pictures of users Auth0 no longer knows)."
+  type        = bool
+  default     = false
+}
+
+variable "hook_token" {
+  description = "visage's hooks.auth0_token: with it, a Log Stream posts the tenant's logs to visage's lifecycle hook (deleted users' pictures are erased); null: no stream."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "event_stream" {
+  description = "Also an Event Stream (user.deleted, user.updated: changed emails move the /avatar links) to the same hook, with the same token; where the tenant's plan has Event Streams."
   type        = bool
   default     = false
 }

@@ -10,6 +10,7 @@ mod retry;
 mod token;
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -124,14 +125,18 @@ impl Auth0Profiles {
         move |outcome| self.calls.with_label_values(&[call, outcome]).inc()
     }
 
-    /// Retries until the write lands, fails for good, or a wait would pass `deadline`.
-    async fn write(
+    /// Runs `call` with the current token until it answers, fails for good, or a wait would
+    /// pass `deadline`; `what` names the call in logs.
+    async fn with_retries<T, F, Fut>(
         &self,
-        user_id: &str,
-        body: &serde_json::Value,
+        what: &'static str,
         deadline: Instant,
-    ) -> Result<EmailFacts, ProfileError> {
-        let url = self.user_url(user_id);
+        call: F,
+    ) -> Result<T, ProfileError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
         let mut stale: Option<String> = None;
         let mut refreshed_after_401 = false;
         let mut attempt: u32 = 0;
@@ -141,11 +146,11 @@ impl Auth0Profiles {
                 .get(&self.http, stale.take(), self.count("token"))
                 .await
             {
-                Ok(token) => self.patch(&url, &token, body).await,
+                Ok(token) => call(token).await,
                 Err(failure) => Err(failure),
             };
             match result {
-                Ok(facts) => return Ok(facts),
+                Ok(answer) => return Ok(answer),
                 Err(Failure::Fatal(fault)) => return Err(ProfileError::Rejected(Box::new(fault))),
                 Err(Failure::Unauthorized { token }) if !refreshed_after_401 => {
                     // Rotated keys or a revoked grant: one fresh token, then one more try.
@@ -170,12 +175,67 @@ impl Auth0Profiles {
                         reason = %ErrorChain(&fault),
                         attempt,
                         wait_ms = wait.as_millis() as u64,
-                        "Auth0 Management API write will be retried"
+                        "Auth0 Management API {what} will be retried"
                     );
                     tokio::time::sleep(wait).await;
                 }
             }
         }
+    }
+
+    /// Runs the call that `work` builds for a deadline, within the configured bound; a
+    /// timeout is `Unavailable`.
+    async fn bounded<T, Fut>(&self, work: impl FnOnce(Instant) -> Fut) -> Result<T, ProfileError>
+    where
+        Fut: Future<Output = Result<T, ProfileError>>,
+    {
+        let deadline = Instant::now() + self.bound;
+        tokio::time::timeout_at(deadline, work(deadline))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProfileError::Unavailable(Box::new(CallFault::TimedOut(
+                    self.bound.as_secs(),
+                ))))
+            })
+    }
+
+    /// One GET of the user's id alone: `true` on 200, `false` on Auth0's own "The user does not
+    /// exist." (404 with `errorCode` `inexistent_user`); any other 404 is a fault, so that a
+    /// wrong base URL or a proxy's 404 never reads as "every user is gone".
+    async fn get_user(&self, url: &str, token: String) -> Result<bool, Failure> {
+        let response = self.http.get(url).bearer_auth(&token).send().await;
+        let count = self.count("get_user");
+        let response = match response {
+            Ok(r) => r,
+            Err(err) => {
+                count("network_error");
+                return Err(Failure::network("get_user", err));
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            count("ok");
+            return Ok(true);
+        }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            let answer = response.json::<ErrorAnswer>().await.ok();
+            if answer.is_some_and(|a| a.error_code.as_deref() == Some("inexistent_user")) {
+                count("no_such_user");
+                return Ok(false);
+            }
+            count("rejected");
+            return Err(Failure::Fatal(CallFault::Refused {
+                call: "get_user",
+                status: 404,
+            }));
+        }
+        Err(classify(
+            "get_user",
+            status,
+            response.headers(),
+            Some(&token),
+            count,
+        ))
     }
 
     /// One PATCH; on success, what the user object Auth0 answers with says about the email.
@@ -229,13 +289,15 @@ impl ProfileStore for Auth0Profiles {
             ))));
         }
         let body = picture_body(self.field, picture);
-        let deadline = Instant::now() + self.bound;
-        let outcome = tokio::time::timeout_at(deadline, self.write(user_id, &body, deadline)).await;
-        let result = outcome.unwrap_or_else(|_| {
-            Err(ProfileError::Unavailable(Box::new(CallFault::TimedOut(
-                self.bound.as_secs(),
-            ))))
-        });
+        let url = self.user_url(user_id);
+        let result = self
+            .bounded(|deadline| {
+                self.with_retries("write", deadline, |token| {
+                    let (url, body) = (&url, &body);
+                    async move { self.patch(url, &token, body).await }
+                })
+            })
+            .await;
         match &result {
             Ok(_) => tracing::info!(
                 user_id,
@@ -249,6 +311,33 @@ impl ProfileStore for Auth0Profiles {
         }
         result
     }
+
+    async fn user_exists(&self, user_id: &str) -> Result<bool, ProfileError> {
+        if matches!(user_id, "" | "." | "..") {
+            return Err(ProfileError::Rejected(Box::new(CallFault::NotAUserId(
+                user_id.to_owned(),
+            ))));
+        }
+        // Only the id comes back: reconcile reads no email or profile.
+        let url = format!(
+            "{}?fields=user_id&include_fields=true",
+            self.user_url(user_id)
+        );
+        self.bounded(|deadline| {
+            self.with_retries("read", deadline, |token| {
+                let url = &url;
+                async move { self.get_user(url, token).await }
+            })
+        })
+        .await
+    }
+}
+
+/// Auth0's error answer: `{"statusCode", "error", "message", "errorCode"}`.
+#[derive(serde::Deserialize)]
+struct ErrorAnswer {
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
 }
 
 /// The fields of Auth0's user object that the write-back reads.

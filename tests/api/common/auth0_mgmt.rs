@@ -1,4 +1,5 @@
-//! A local stand-in for Auth0's Management API: `/oauth/token` and `PATCH /api/v2/users/{id}`,
+//! A local stand-in for Auth0's Management API: `/oauth/token`, `PATCH /api/v2/users/{id}` and
+//! `GET /api/v2/users/{id}` (200, or Auth0's 404 `inexistent_user` for a user it does not know),
 //! with scripted failures and every request recorded as it arrived (raw path, token, body).
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -32,10 +33,24 @@ pub struct RecordedPatch {
     pub at: SystemTime,
 }
 
+/// One `GET /api/v2/users/{id}`.
+#[derive(Clone, Debug)]
+pub struct RecordedGet {
+    /// The decoded user id.
+    pub user_id: String,
+    /// The query as sent (`fields=user_id&include_fields=true`).
+    pub query: String,
+    pub status: u16,
+    pub at: SystemTime,
+}
+
 #[derive(Default)]
 struct State {
     token_requests: Vec<Value>,
     patches: Vec<RecordedPatch>,
+    gets: Vec<RecordedGet>,
+    /// The users that exist (a GET of any other is 404); `None`: every user exists.
+    known: Option<HashSet<String>>,
     script: VecDeque<Scripted>,
     /// Answer every PATCH with this status (after the token check).
     always: Option<u16>,
@@ -182,6 +197,15 @@ impl MgmtStandIn {
         self.lock().patches.clone()
     }
 
+    pub fn gets(&self) -> Vec<RecordedGet> {
+        self.lock().gets.clone()
+    }
+
+    /// From now on only these users exist: a GET of any other answers Auth0's 404.
+    pub fn set_known_users(&self, users: impl IntoIterator<Item = String>) {
+        self.lock().known = Some(users.into_iter().collect());
+    }
+
     /// The earliest moment a retry was allowed by the last scripted 429, if any.
     pub fn not_before(&self) -> Option<SystemTime> {
         self.lock().not_before
@@ -228,6 +252,39 @@ async fn answer(
                 "scope": "update:users",
                 "token_type": "Bearer",
             }))
+        }
+        ("GET", p) if p.starts_with("/api/v2/users/") => {
+            let token_ok = bearer_ok(&state, &req);
+            let user_id = percent_encoding::percent_decode_str(&path["/api/v2/users/".len()..])
+                .decode_utf8_lossy()
+                .into_owned();
+            let response = if !token_ok {
+                HttpResponse::Unauthorized()
+                    .json(json!({"statusCode": 401, "error": "Unauthorized"}))
+            } else if let Some(failure) = scripted_failure(&mut state) {
+                failure
+            } else if state
+                .known
+                .as_ref()
+                .is_none_or(|known| known.contains(&user_id))
+            {
+                HttpResponse::Ok().json(json!({ "user_id": user_id }))
+            } else {
+                // Auth0's own answer for a user that does not exist.
+                HttpResponse::NotFound().json(json!({
+                    "statusCode": 404,
+                    "error": "Not Found",
+                    "message": "The user does not exist.",
+                    "errorCode": "inexistent_user",
+                }))
+            };
+            state.gets.push(RecordedGet {
+                user_id,
+                query: req.query_string().to_owned(),
+                status: response.status().as_u16(),
+                at: SystemTime::now(),
+            });
+            response
         }
         ("PATCH", p) if p.starts_with("/api/v2/users/") => {
             let authorization = req
@@ -285,14 +342,30 @@ fn user_object(state: &State, user_id: &str, body: &Value) -> Value {
     user
 }
 
+/// Whether the request carries a token this stand-in issued and still honours.
+fn bearer_ok(state: &State, req: &HttpRequest) -> bool {
+    !state.refuse_all_tokens
+        && req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|t| state.valid.contains(t))
+}
+
 fn scripted_answer(state: &mut State, user_id: &str, body: &Value) -> HttpResponse {
+    scripted_failure(state)
+        .unwrap_or_else(|| HttpResponse::Ok().json(user_object(state, user_id, body)))
+}
+
+/// The scripted failure for this request, if any (`always` first, then the script).
+fn scripted_failure(state: &mut State) -> Option<HttpResponse> {
     if let Some(status) = state.always {
-        return error(status);
+        return Some(error(status));
     }
-    match state.script.pop_front() {
-        None => HttpResponse::Ok().json(user_object(state, user_id, body)),
-        Some(Scripted::Status(status)) => error(status),
-        Some(Scripted::RateLimitedUntil { secs_from_now }) => {
+    Some(match state.script.pop_front()? {
+        Scripted::Status(status) => error(status),
+        Scripted::RateLimitedUntil { secs_from_now } => {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .expect("clock")
@@ -305,13 +378,13 @@ fn scripted_answer(state: &mut State, user_id: &str, body: &Value) -> HttpRespon
                 .insert_header(("x-ratelimit-reset", reset.to_string()))
                 .json(json!({"statusCode": 429, "error": "Too Many Requests"}))
         }
-        Some(Scripted::RetryAfter { secs }) => {
+        Scripted::RetryAfter { secs } => {
             state.not_before = Some(SystemTime::now() + Duration::from_secs(secs));
             HttpResponse::TooManyRequests()
                 .insert_header(("retry-after", secs.to_string()))
                 .json(json!({"statusCode": 429, "error": "Too Many Requests"}))
         }
-    }
+    })
 }
 
 fn error(status: u16) -> HttpResponse {

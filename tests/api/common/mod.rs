@@ -4,6 +4,7 @@
 
 pub mod auth0;
 pub mod auth0_mgmt;
+pub mod cdn;
 pub mod gate;
 pub mod gravatar;
 pub mod s3_relay;
