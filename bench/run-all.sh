@@ -26,6 +26,7 @@ run formats.sh
 run initials.sh
 run pipeline.sh
 run upload.sh
+run import.sh
 run avatar.sh
 run noise.sh
 run callgrind.sh

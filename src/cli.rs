@@ -1,4 +1,4 @@
-//! The command line: `visage [serve | gc [--dry-run] | reconcile [--dry-run] | healthcheck [--ready]] [--config FILE] [--dev]`.
+//! The command line: `visage [serve | gc [--dry-run] | reconcile [--dry-run] | import … | healthcheck [--ready]] [--config FILE] [--dev]`.
 
 use std::path::PathBuf;
 
@@ -23,7 +23,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Subcommand)]
+#[derive(Debug, Default, Clone, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
     #[default]
@@ -51,6 +51,25 @@ pub enum Command {
         /// Ask /readyz (storage answers) instead of /healthz (the process serves).
         #[arg(long)]
         ready: bool,
+    },
+    /// Bring the pictures users already have: each user's picture from an Auth0 user export
+    /// (the users-exports job's file: JSON Lines or a JSON array, gzipped or not) or a CSV with
+    /// the header user_id,source goes through the upload pipeline and the write-back. One JSON
+    /// line per user on stdout, a summary on stderr; exit 1 when any user failed. A rerun skips
+    /// the users already done.
+    Import {
+        /// Fetch and check every picture, but store nothing and write nothing back.
+        #[arg(long)]
+        dry_run: bool,
+        /// A host pictures may be fetched from, over HTTPS (plain HTTP only for a loopback
+        /// host): HOST (any port), HOST:PORT or *.DOMAIN (its subdomains). Repeat for several.
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// Users imported at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// The export or CSV file.
+        file: PathBuf,
     },
 }
 

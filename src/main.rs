@@ -11,7 +11,7 @@ use visage::settings::LogFormat;
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or_default();
+    let command = cli.command.clone().unwrap_or_default();
     let settings = match cli.settings() {
         Ok(settings) => settings,
         Err(err) => {
@@ -33,6 +33,21 @@ async fn main() -> ExitCode {
         // Boxed: the server's future is large (every service's setup).
         Command::Serve => logged(format, Box::pin(visage::app::run(settings))).await,
         Command::Gc { dry_run } => logged(format, visage::app::gc(settings, dry_run)).await,
+        Command::Import {
+            dry_run,
+            allow_hosts,
+            concurrency,
+            file,
+        } => {
+            let options = visage::app::ImportOptions {
+                file,
+                allow_hosts,
+                concurrency: usize::from(concurrency),
+                dry_run,
+            };
+            visage::telemetry::init_with_default(format, "warn");
+            logged(format, visage::app::import(settings, options)).await
+        }
         Command::Reconcile { dry_run } => {
             logged(format, visage::app::reconcile(settings, dry_run)).await
         }

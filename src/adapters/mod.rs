@@ -7,4 +7,5 @@ pub(crate) mod gravatar;
 pub(crate) mod jwks;
 pub(crate) mod no_profile;
 pub mod s3;
+pub(crate) mod source_fetch;
 pub(crate) mod timed;

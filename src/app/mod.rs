@@ -1,7 +1,9 @@
 //! The one place that knows both sides: reads the settings, builds the adapters, hands
 //! `Arc<dyn Port>`s to the domain, and starts the HTTP server.
 
+mod import;
 mod lifecycle;
+mod parts;
 mod wiring;
 
 use std::net::TcpListener;
@@ -11,20 +13,15 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::adapters::auth0::Auth0Profiles;
 use crate::adapters::gravatar::GravatarClient;
-use crate::adapters::timed::{TimedProfiles, TimedStore, TimedUpstream};
-use crate::adapters::{
-    fs::FolderStore, jwks::JwksVerifier, no_profile::NoProfileStore, s3::S3Store,
-};
+use crate::adapters::timed::{TimedStore, TimedUpstream};
+use crate::adapters::{fs::FolderStore, jwks::JwksVerifier, s3::S3Store};
 use crate::domain::access::AccessGate;
 use crate::domain::avatar::{AvatarService, UploadsFirst};
 use crate::domain::cleanup;
 use crate::domain::directory::Directory;
-use crate::domain::image::PipelineRunner;
-use crate::domain::lifecycle::Eraser;
 use crate::domain::lifecycle::hook::HookService;
-use crate::domain::pictures::{PictureService, VariantCache};
+use crate::domain::pictures::PictureService;
 use crate::domain::placeholder::InitialsService;
 use crate::domain::readiness::Readiness;
 use crate::domain::render::{RenderError, Renderer};
@@ -32,8 +29,10 @@ use crate::domain::upload::UploadService;
 use crate::http::{EdgeConfig, HookConfig};
 use crate::metrics::Metrics;
 use crate::ports::tokens::TokenVerifier;
-use crate::ports::{ObjectStore, ProfileStore, StoreError};
+use crate::ports::{ObjectStore, StoreError};
 use crate::settings::{Backend, Settings};
+pub use import::{ImportError, ImportOptions, InputError, import};
+use parts::UploadParts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -59,6 +58,8 @@ pub enum StartError {
     Cdn(#[from] crate::adapters::cdn::CdnSetupError),
     #[error("reconcile did not finish: {0}")]
     ReconcileIncomplete(String),
+    #[error(transparent)]
+    Import(#[from] ImportError),
 }
 pub use lifecycle::reconcile;
 
@@ -113,20 +114,16 @@ async fn open_store(settings: &Settings) -> Result<Arc<dyn ObjectStore>, StoreEr
 impl AppContext {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let metrics = Metrics::new()?;
-        let store = open_timed_store(&settings, &metrics).await?;
+        let UploadParts {
+            store,
+            runner,
+            variants,
+            directory,
+            eraser,
+            uploads,
+        } = UploadParts::build(&settings, &metrics).await?;
         let interval = Duration::from_secs(settings.storage.health_interval_secs);
         let readiness = Readiness::start(store.clone(), interval).await;
-        let profile: Arc<dyn ProfileStore> = if settings.write_back_enabled() {
-            let auth0 = Auth0Profiles::from_settings(&settings, &metrics)?;
-            Arc::new(TimedProfiles::new(auth0, &metrics))
-        } else {
-            Arc::new(NoProfileStore)
-        };
-        // One pool for all image work: uploads, variants, large renders and resizes.
-        let runner = Arc::new(PipelineRunner::new(
-            settings.limits.pipeline_concurrency,
-            Duration::from_secs(settings.limits.pipeline_timeout_secs),
-        ));
         let renderer = Arc::new(Renderer::new(&settings.fonts.extra)?);
         let initials = Arc::new(InitialsService::new(
             renderer,
@@ -143,32 +140,12 @@ impl AppContext {
             ),
             None => None,
         };
-        let variants = VariantCache::new(
-            settings.pictures.cache_bytes,
-            Duration::from_secs(settings.pictures.cache_ttl_secs),
-        );
         let cache = variants.cache().clone();
         metrics.watch_variants(variants.cache().lookups(), move || cache.usage());
-        let directory = Arc::new(Directory::new(wiring::directory(&settings), store.clone()));
         let watched = directory.clone();
         metrics.watch_directory(directory.lookups(), move || watched.usage());
-        let eraser = Arc::new(Eraser::new(
-            store.clone(),
-            directory.clone(),
-            variants.clone(),
-            lifecycle::purger(&settings)?,
-        ));
         let hooks = Arc::new(HookService::new(eraser.clone(), directory.clone()));
         metrics.watch_lifecycle(hooks.counts(), eraser.purger().counts());
-        let uploads = Arc::new(UploadService::new(
-            wiring::upload(&settings),
-            store.clone(),
-            profile,
-            directory.clone(),
-            eraser,
-            runner.clone(),
-            variants.clone(),
-        ));
         let pictures = Arc::new(PictureService::new(
             wiring::pictures(&settings),
             store,

@@ -6,10 +6,11 @@ use std::time::Duration;
 use crate::domain::avatar::AvatarConfig;
 use crate::domain::directory::DirectoryConfig;
 use crate::domain::image::PipelineLimits;
+use crate::domain::import::{ImportConfig, PictureField};
 use crate::domain::pictures::PictureConfig;
 use crate::domain::upload::UploadConfig;
 use crate::http::EdgeConfig;
-use crate::settings::Settings;
+use crate::settings::{MetadataField, Settings};
 
 pub(super) fn pipeline_limits(settings: &Settings) -> PipelineLimits {
     let limits = &settings.limits;
@@ -81,5 +82,25 @@ pub(super) fn edge(settings: &Settings) -> EdgeConfig {
         max_upload_bytes: settings.limits.max_upload_bytes,
         upload_body: Duration::from_secs(settings.limits.upload_body_secs),
         cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
+    }
+}
+
+/// Where the import looks for a user's picture first: where the write-back puts it.
+pub(super) fn picture_field(settings: &Settings) -> PictureField {
+    match settings.auth0.management.field {
+        MetadataField::UserMetadata => PictureField::UserMetadata,
+        MetadataField::AppMetadata => PictureField::AppMetadata,
+        MetadataField::Root => PictureField::Root,
+    }
+}
+
+pub(super) fn import(settings: &Settings, dry_run: bool) -> ImportConfig {
+    ImportConfig {
+        visage_bases: vec![
+            format!("{}/", settings.public_url()),
+            picture_base(settings),
+        ],
+        limits: pipeline_limits(settings),
+        dry_run,
     }
 }

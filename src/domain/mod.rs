@@ -7,6 +7,7 @@ pub(crate) mod cleanup;
 pub mod counts;
 pub mod directory;
 pub mod image;
+pub mod import;
 pub mod initials;
 pub mod lifecycle;
 pub mod picture;

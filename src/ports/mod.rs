@@ -5,6 +5,7 @@
 
 pub mod cdn;
 pub mod profile;
+pub mod source;
 pub mod store;
 pub mod tokens;
 pub mod upstream;

@@ -19,6 +19,7 @@ pub struct Settings {
     pub hooks: Hooks,
     pub cdn: Cdn,
     pub reconcile: Reconcile,
+    pub import: Import,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,4 +266,14 @@ pub struct WebhookPurge {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Reconcile {
     pub requests_per_sec: u32,
+}
+
+/// `visage import`'s own bounds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Import {
+    /// Seconds one source picture may take: every redirect hop and the whole body.
+    pub fetch_timeout_secs: u64,
+    /// Seconds one user's write-back may take during an import, 429 waits included (in place
+    /// of `auth0.management.timeout_secs`).
+    pub write_back_timeout_secs: u64,
 }

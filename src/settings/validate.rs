@@ -221,6 +221,11 @@ impl Settings {
             self.pictures.current_max_age_secs,
         )?;
         positive("limits.max_upload_bytes", self.limits.max_upload_bytes)?;
+        positive("import.fetch_timeout_secs", self.import.fetch_timeout_secs)?;
+        positive(
+            "import.write_back_timeout_secs",
+            self.import.write_back_timeout_secs,
+        )?;
         positive("limits.max_pixels", self.limits.max_pixels)?;
         positive("limits.upload_body_secs", self.limits.upload_body_secs)?;
         positive(

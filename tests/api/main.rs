@@ -15,6 +15,7 @@ mod editor;
 mod faults;
 mod formats;
 mod foundation;
+mod import;
 mod initials;
 mod lifecycle;
 mod limits;
