@@ -9,6 +9,7 @@
 # A), and each row is the median of the per-round figures, so a noisy moment on the shared machine
 # hits all of them.
 # Usage: bench/avatar.sh [seconds per wrk run, default 5] [rounds, default 5].
+#   VISAGE_BENCH_BINARY=path measures that build of visage instead of building target/release.
 # Results: bench/out/avatar.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,8 +46,11 @@ percentile() { # file, label (50%)
 rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 wait_for() { for _ in $(seq 100); do curl -sf "$1" -o /dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
-echo "== building (release)" >&2
-cargo build --release --quiet --bin visage
+bin=${VISAGE_BENCH_BINARY:-target/release/visage}
+if [ -z "${VISAGE_BENCH_BINARY:-}" ]; then
+  echo "== building (release)" >&2
+  cargo build --release --quiet --bin visage
+fi
 
 # The stand-in serves a real 128 px PNG: the one visage renders for /initials/Jane%20Doe.png.
 hash=$(printf 'jane.doe@example.com' | sha256sum | cut -d' ' -f1)
@@ -58,7 +62,7 @@ start_visage() { # port, RUST_LOG
   VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__SERVER__PUBLIC_URL="http://127.0.0.1:$1" VISAGE__SERVER__DEV=true \
     VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
     VISAGE__SERVER__WORKERS=$workers VISAGE__GRAVATAR__BASE_URL="http://127.0.0.1:$uport/avatar/" \
-    "${pin_server[@]}" target/release/visage > "$work/visage-$1.log" 2>&1 &
+    "${pin_server[@]}" "$bin" > "$work/visage-$1.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$1/healthz"
 }

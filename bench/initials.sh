@@ -7,6 +7,7 @@
 #      with each one's request log on (the defaults: visage's JSON line, nginx's access_log) and
 #      with both off (RUST_LOG=warn, access_log off).
 # Usage: bench/initials.sh [seconds per wrk run, default 10] [rounds of the cached runs, default 5].
+#   VISAGE_BENCH_BINARY=path measures that build of visage instead of building target/release.
 # Results: bench/out/initials.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +45,11 @@ percentile() { # file, percentile label (50%)
 }
 rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 
-echo "== building (release)" >&2
-cargo build --release --quiet
+bin=${VISAGE_BENCH_BINARY:-target/release/visage}
+if [ -z "${VISAGE_BENCH_BINARY:-}" ]; then
+  echo "== building (release)" >&2
+  cargo build --release --quiet
+fi
 
 echo "== DiceBear in process" >&2
 node bench/initials.mjs 64,128,512 200 > "$work/dicebear.jsonl"
@@ -58,7 +62,7 @@ criterion() { node -e 'const e=JSON.parse(require("fs").readFileSync(process.arg
 echo "== visage through HTTP" >&2
 start_visage() { # port, RUST_LOG
   VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
-    VISAGE__SERVER__WORKERS=$workers "${pin_server[@]}" target/release/visage > "$work/visage-$1.log" 2>&1 &
+    VISAGE__SERVER__WORKERS=$workers "${pin_server[@]}" "$bin" > "$work/visage-$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.1; done
 }
