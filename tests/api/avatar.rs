@@ -228,7 +228,8 @@ async fn invalid_requests_are_400_and_never_reach_upstream() {
     app.stop().await;
 }
 
-/// A provisional fallback (an AVIF too large to wait for, its WebP stand-in served meanwhile)
+/// A provisional fallback (an AVIF too large to wait for, above 512 px, its WebP stand-in served
+/// meanwhile)
 /// during upstream trouble keeps the fallback's own short `max-age`: the stand-in's cap
 /// shortens an answer's lifetime, never lengthens it.
 #[actix_web::test]
@@ -237,7 +238,7 @@ async fn a_stand_in_fallback_during_trouble_keeps_the_fallbacks_max_age() {
     let h = hash(Behaviour::Error, 7);
     let response = app
         .client
-        .get(app.url(&format!("/avatar/{h}?s=512&name=Ann%20Lee")))
+        .get(app.url(&format!("/avatar/{h}?s=640&name=Ann%20Lee")))
         .header("accept", "image/avif,image/webp,*/*")
         .send()
         .await
