@@ -19,9 +19,11 @@ use crate::vocabulary::{Format, PICTURE_EDGES};
 
 /// Longest text considered; the HTTP edge refuses longer ones, other callers are truncated.
 const MAX_TEXT_BYTES: usize = 256;
-/// PNG and SVG renders below this edge run inline: they take less time than a hop to the
-/// blocking pool. Everything else (large renders, WebP, AVIF, JPEG) runs on the shared pool.
-const INLINE_MAX_SIZE: u32 = 256;
+/// PNG and SVG renders up to this edge run inline: a 512 px indexed PNG takes about half a
+/// millisecond, less than the hop to the blocking pool and back costs a cold request on a busy
+/// 2-core machine (BENCHMARKS.md, initials). Everything else (1024 px, WebP, AVIF, JPEG) runs on
+/// the shared pool.
+const INLINE_MAX_SIZE: u32 = 512;
 
 /// What a caller asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use reqwest::StatusCode;
 use serde_json::Value;
 use visage::domain::upload::user_prefix;
 
 use crate::common::auth0::{self, FakeTenant};
+use crate::common::s3_relay::{Held, S3Relay};
 use crate::common::{self, TestApp};
 use crate::upload::{files_under, fixture, post_raw, sha256_hex, user_path};
 
@@ -192,74 +192,13 @@ async fn s3_answering_slowly_is_503_and_other_routes_keep_answering() {
 
 // --- S3 answering 500 to some requests ------------------------------------------------
 
-#[derive(Clone)]
-struct Relay {
-    upstream: String,
-    client: reqwest::Client,
-    requests: Arc<AtomicUsize>,
-    injected: Arc<AtomicUsize>,
-}
-
-const S3_INTERNAL_ERROR: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<Error><Code>InternalError</Code><Message>injected by the test</Message></Error>"#;
-
-/// Every request but each third is answered 500 `InternalError`; the others go to Garage
-/// unchanged (the `Host` header too, which the signature covers).
-async fn relay(req: HttpRequest, body: web::Bytes, relay: web::Data<Relay>) -> HttpResponse {
-    let n = relay.requests.fetch_add(1, Ordering::SeqCst);
-    if n % 3 != 2 {
-        relay.injected.fetch_add(1, Ordering::SeqCst);
-        return HttpResponse::InternalServerError()
-            .content_type("application/xml")
-            .body(S3_INTERNAL_ERROR);
-    }
-    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
-    let mut forward = relay
-        .client
-        .request(method, format!("{}{}", relay.upstream, req.uri()));
-    for (name, value) in req.headers() {
-        if !matches!(
-            name.as_str(),
-            "connection" | "content-length" | "transfer-encoding"
-        ) {
-            forward = forward.header(name.as_str(), value.as_bytes());
-        }
-    }
-    let Ok(answer) = forward.body(body).send().await else {
-        return HttpResponse::BadGateway().finish();
-    };
-    let mut out = HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(answer.status().as_u16()).expect("status"),
-    );
-    for (name, value) in answer.headers() {
-        if !matches!(
-            name.as_str(),
-            "connection" | "content-length" | "transfer-encoding"
-        ) {
-            out.insert_header((name.as_str(), value.as_bytes()));
-        }
-    }
-    out.body(answer.bytes().await.unwrap_or_default())
-}
-
 #[actix_web::test]
 async fn s3_answering_500_intermittently_is_201_or_503_never_500_and_nothing_half_written() {
     let Some(garage) = common::garage() else {
         return;
     };
-    let state = Relay {
-        upstream: garage_endpoint(&garage).trim_end_matches('/').to_owned(),
-        client: reqwest::Client::new(),
-        requests: Arc::new(AtomicUsize::new(0)),
-        injected: Arc::new(AtomicUsize::new(0)),
-    };
-    let shared = state.clone();
-    let (addr, relay_handle) = common::spawn_standin(1, move |cfg| {
-        cfg.app_data(web::Data::new(shared.clone()))
-            .app_data(web::PayloadConfig::new(32 << 20))
-            .default_service(web::to(relay));
-    });
-    let pairs = through(&garage, &format!("http://{addr}"));
+    let relay = S3Relay::start(&garage_endpoint(&garage), Held::NoneButTwoInThreeFail);
+    let pairs = through(&garage, &relay.endpoint);
     let app = TestApp::spawn(&common::as_overrides(&pairs)).await;
     let store = common::garage_store().expect("garage");
     let pictures = ["orientation-1.jpg", "grey-alpha.png", "quadrants.webp"];
@@ -304,17 +243,13 @@ async fn s3_answering_500_intermittently_is_201_or_503_never_500_and_nothing_hal
             delete.status()
         );
     }
+    let (requests, injected) = relay.counts();
     eprintln!(
-        "intermittent 500s: {} of {} S3 requests failed; upload statuses {statuses:?}",
-        state.injected.load(Ordering::SeqCst),
-        state.requests.load(Ordering::SeqCst)
+        "intermittent 500s: {injected} of {requests} S3 requests failed; upload statuses {statuses:?}"
     );
-    assert!(
-        state.injected.load(Ordering::SeqCst) > 0,
-        "500s were injected"
-    );
+    assert!(injected > 0, "500s were injected");
     app.stop().await;
-    relay_handle.stop(true).await;
+    relay.stop().await;
 }
 
 // --- the JWKS endpoint down -------------------------------------------------------------

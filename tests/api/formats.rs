@@ -4,8 +4,6 @@
 //! Every picture is decoded by Pillow (libavif, libwebp, libjpeg, libpng: the decoders browsers
 //! and image tools use), so a test passes only when other software reads what visage wrote.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,26 +44,8 @@ im.load()\n\
 w, h = im.size\n\
 rgba = im.convert('RGBA')\n\
 print(json.dumps({'format': im.format, 'size': [w, h], 'quarter': rgba.getpixel((w // 4, h // 4)), 'corner': rgba.getpixel((1, 1))}))\n";
-    let mut child = Command::new(common::python())
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs (scripts/test installs Pillow with AVIF into target/test-venv)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(bytes)
-        .expect("write");
-    let output = child.wait_with_output().expect("pillow");
-    assert!(
-        output.status.success(),
-        "Pillow cannot read the picture: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let stdout = common::run_pillow(SCRIPT, bytes);
+    let json: Value = serde_json::from_slice(&stdout).expect("json");
     let rgba = |name: &str| -> [u8; 4] {
         let values: Vec<u8> = json[name]
             .as_array()

@@ -2,9 +2,6 @@
 //! with SSIM (as scikit-image computes it by default), both decoded by Pillow. The floor is the
 //! one README.md and BENCHMARKS.md state; below it on any photo, the test fails.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -38,36 +35,17 @@ im.load()\n\
 rgb = im.convert('RGB')\n\
 sys.stdout.buffer.write(f'{im.format} {rgb.width} {rgb.height}\\n'.encode())\n\
 sys.stdout.buffer.write(rgb.tobytes())\n";
-    let mut child = Command::new(common::python())
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs (scripts/test installs Pillow into target/test-venv)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(bytes)
-        .expect("write");
-    let output = child.wait_with_output().expect("pillow");
-    assert!(
-        output.status.success(),
-        "Pillow cannot read the picture: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let newline = output
-        .stdout
+    let stdout = common::run_pillow(SCRIPT, bytes);
+    let newline = stdout
         .iter()
         .position(|b| *b == b'\n')
         .expect("a header line");
-    let head = String::from_utf8_lossy(&output.stdout[..newline]).into_owned();
+    let head = String::from_utf8_lossy(&stdout[..newline]).into_owned();
     let fields: Vec<&str> = head.split(' ').collect();
     assert_eq!(fields[0], expected_format, "{head}");
     let width: usize = fields[1].parse().expect("width");
     let height: usize = fields[2].parse().expect("height");
-    let pixels = output.stdout[newline + 1..].to_vec();
+    let pixels = stdout[newline + 1..].to_vec();
     assert_eq!(pixels.len(), width * height * 3, "{head}");
     Rgb {
         width,

@@ -174,6 +174,33 @@ pub fn python() -> String {
     std::env::var("VISAGE_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
+/// Runs a Pillow `script` with `input` on its stdin and returns its stdout; panics with Pillow's
+/// own words when the script fails (a picture it cannot read).
+pub fn run_pillow(script: &str, input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python())
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs (scripts/test installs Pillow with AVIF into target/test-venv)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    let output = child.wait_with_output().expect("pillow");
+    assert!(
+        output.status.success(),
+        "Pillow cannot read the picture: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 /// The repository's fixtures folder.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

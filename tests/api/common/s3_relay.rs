@@ -1,7 +1,10 @@
 //! An HTTP relay in front of an S3 endpoint (the test Garage) that can hold chosen requests at a
 //! [`Gate`]: an instance stalled at a precise step (its listing, its deletion) while another
-//! instance goes on. Everything else goes through unchanged, the `Host` header too (the
-//! signature covers it).
+//! instance goes on; or that answers most requests with S3's own 500 `InternalError`. Everything
+//! else goes through unchanged, the `Host` header too (the signature covers it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -14,7 +17,12 @@ pub enum Held {
     Listings,
     /// `DeleteObject`.
     Deletes,
+    /// Nothing waits; every request but each third is answered 500 `InternalError`.
+    NoneButTwoInThreeFail,
 }
+
+const S3_INTERNAL_ERROR: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>InternalError</Code><Message>injected by the test</Message></Error>"#;
 
 #[derive(Clone)]
 struct Relay {
@@ -22,12 +30,16 @@ struct Relay {
     client: reqwest::Client,
     held: Held,
     gate: Gate,
+    requests: Arc<AtomicUsize>,
+    injected: Arc<AtomicUsize>,
 }
 
 pub struct S3Relay {
     /// Give this to the instance as `storage.s3.endpoint`.
     pub endpoint: String,
     pub gate: Gate,
+    requests: Arc<AtomicUsize>,
+    injected: Arc<AtomicUsize>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -36,11 +48,15 @@ impl S3Relay {
     /// the gate is closed (it starts open).
     pub fn start(upstream: &str, held: Held) -> Self {
         let gate = Gate::default();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let injected = Arc::new(AtomicUsize::new(0));
         let state = Relay {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: reqwest::Client::new(),
             held,
             gate: gate.clone(),
+            requests: requests.clone(),
+            injected: injected.clone(),
         };
         let (addr, handle) = super::spawn_standin(4, move |cfg| {
             cfg.app_data(web::Data::new(state.clone()))
@@ -50,8 +66,18 @@ impl S3Relay {
         Self {
             endpoint: format!("http://{addr}"),
             gate,
+            requests,
+            injected,
             handle,
         }
+    }
+
+    /// Requests received, and how many of them were answered with an injected 500.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.requests.load(Ordering::SeqCst),
+            self.injected.load(Ordering::SeqCst),
+        )
     }
 
     pub async fn stop(self) {
@@ -61,12 +87,22 @@ impl S3Relay {
 }
 
 async fn relay(req: HttpRequest, body: web::Bytes, relay: web::Data<Relay>) -> HttpResponse {
+    let n = relay.requests.fetch_add(1, Ordering::SeqCst);
     let held = match relay.held {
         Held::Listings => {
             req.method() == actix_web::http::Method::GET
                 && req.query_string().contains("list-type=2")
         }
         Held::Deletes => req.method() == actix_web::http::Method::DELETE,
+        Held::NoneButTwoInThreeFail => {
+            if n % 3 != 2 {
+                relay.injected.fetch_add(1, Ordering::SeqCst);
+                return HttpResponse::InternalServerError()
+                    .content_type("application/xml")
+                    .body(S3_INTERNAL_ERROR);
+            }
+            false
+        }
     };
     if held {
         relay.gate.pass().await;
