@@ -35,10 +35,10 @@ NAMES = {
     "pillow-s10": "Pillow, fastest",
     "pillow": "Pillow",
 }
-# (format, bytes ÷ master at most, median SSIM at least)
+# (format, bytes ÷ master at most, SSIM at least, which SSIM: "least" over the photos or "median")
 # Issue 29: AVIF ≤ 0.50× the master's bytes with the *least* SSIM over the photos ≥ 0.95, encoded
-# in ≤ 100 ms (≤ 50 ms with rav1e's assembly); WebP as before.
-TARGETS = (("avif", 0.50, 0.95), ("webp", 0.75, 0.95))
+# in ≤ 100 ms (≤ 50 ms with rav1e's assembly); WebP as before (issue 12: its median SSIM).
+TARGETS = (("avif", 0.50, 0.95, "least"), ("webp", 0.75, 0.95, "median"))
 AVIF_MS = {False: 100.0, True: 50.0}
 
 
@@ -138,7 +138,7 @@ def main():
             med_ssim = statistics.median(r["ssim"] for r in group)
             min_ssim = min(r["ssim"] for r in group)
             ms = statistics.median(r["ms"] for r in group)
-            summary[ident, fmt] = (ratio, min_ssim, ms)
+            summary[ident, fmt] = (ratio, min_ssim, ms, med_ssim)
             print(f"| {NAMES[ident]} | {settings[ident, fmt]} | {med_bytes:.0f} | {ratio:.2f} "
                   f"| {med_ssim:.4f} | {min_ssim:.4f} | {ms:.1f} | {ms / visage_ms:.2f} |")
 
@@ -157,13 +157,14 @@ def main():
             print(f"| {edge} | {' | '.join(cells)} |")
 
     verdicts = []
-    for fmt, max_ratio, min_ssim in TARGETS:
-        ratio, least_ssim, ms = summary["visage", fmt]
-        met = ratio <= max_ratio and least_ssim >= min_ssim
+    for fmt, max_ratio, min_ssim, which in TARGETS:
+        ratio, least_ssim, ms, median_ssim = summary["visage", fmt]
+        measured = least_ssim if which == "least" else median_ssim
+        met = ratio <= max_ratio and measured >= min_ssim
         verdicts.append(
             f"{fmt.upper() if fmt == 'avif' else 'WebP'} median bytes ≤ {max_ratio:.2f}× the JPEG "
-            f"master with minimum SSIM ≥ {min_ssim} (visage: {ratio:.2f}×, minimum SSIM "
-            f"{least_ssim:.4f}, {'met' if met else 'MISSED'})"
+            f"master with {which} SSIM ≥ {min_ssim} (visage: {ratio:.3f}×, {which} SSIM "
+            f"{measured:.4f}, {'met' if met else 'MISSED'})"
         )
         if fmt == "avif":
             limit = AVIF_MS[asm]

@@ -26,7 +26,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 pub use crate::domain::picture::AVIF_INTERACTIVE_MAX_EDGE;
-pub use avif::{AVIF_ALPHA_QUANTIZER, AVIF_QUANTIZER, AVIF_SPEED};
+pub use avif::{AVIF_ALPHA_QUANTIZER, AVIF_QUANTIZER, AVIF_SPEED, AvifTuning, encode_rgb_tuned};
 pub use crop::{CropRect, MIN_CROP_EDGE};
 pub use encode::{JPEG_QUALITY, WEBP_QUALITY};
 pub use runner::{PipelineRunner, WorkerError};

@@ -6,7 +6,9 @@
 //! the photos of `bench/formats.sh` for the fewest bytes at a minimum SSIM of 0.95 within an
 //! interactive encode time on one core.
 
-use rav1e::prelude::{BlockSize, PartitionRange, PredictionModesSetting, SceneDetectionSpeed};
+use rav1e::prelude::{
+    BlockSize, PartitionRange, PredictionModesSetting, SceneDetectionSpeed, SegmentationLevel,
+};
 use rav1e::prelude::{
     ChromaSamplePosition, ChromaSampling, ColorDescription, ColorPrimaries, Config, Context,
     EncoderConfig, EncoderStatus, Frame, MatrixCoefficients, PixelRange, SpeedSettings,
@@ -24,6 +26,52 @@ pub const AVIF_ALPHA_QUANTIZER: u8 = 60;
 /// rav1e's fastest preset, further trimmed in [`speed_settings`].
 pub const AVIF_SPEED: u8 = 10;
 
+/// The encoder's knobs that trade time for bytes and quality. The service uses
+/// [`AvifTuning::SERVICE`]; `bench/avif-frontier.sh` sweeps the others to show the frontier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvifTuning {
+    pub quantizer: u8,
+    /// Psychovisual rather than PSNR tuning.
+    pub psychovisual: bool,
+    /// Smallest and largest partition edge (8, 16, 32 or 64).
+    pub partition_min: u8,
+    pub partition_max: u8,
+    /// rav1e's segmentation (adaptive quantizer per block); off saves its analysis.
+    pub segmentation: bool,
+}
+
+impl AvifTuning {
+    /// What the service encodes with.
+    pub const SERVICE: Self = Self {
+        quantizer: AVIF_QUANTIZER,
+        psychovisual: true,
+        partition_min: 16,
+        partition_max: 16,
+        segmentation: true,
+    };
+}
+
+/// Encodes packed RGB pixels (`width` × `height` × 3 bytes) with `tuning`: the benchmarks'
+/// door to the encoder (`bench/avif-frontier.sh`), which the service itself never varies.
+pub fn encode_rgb_tuned(
+    width: u32,
+    height: u32,
+    rgb: &[u8],
+    tuning: AvifTuning,
+) -> Result<Vec<u8>, ImageError> {
+    let (w, h) = (width as usize, height as usize);
+    if rgb.len() != w * h * 3 {
+        return Err(failed("RGB buffer of the wrong length"));
+    }
+    let planar = Planar::from_rgb(rgb, w, h, 3);
+    let colour = av1(w, h, ChromaSampling::Cs420, tuning, |frame| {
+        planar.fill(frame, w, h);
+    })?;
+    let mut file = Vec::with_capacity(colour.len() + 512);
+    container(&mut file, &colour, None, width, height)?;
+    Ok(file)
+}
+
 /// Encodes packed RGB or RGBA pixels as an AVIF file.
 pub(super) fn encode(width: u32, height: u32, pixels: &Pixels) -> Result<Vec<u8>, ImageError> {
     let (w, h) = (width as usize, height as usize);
@@ -38,30 +86,39 @@ pub(super) fn encode(width: u32, height: u32, pixels: &Pixels) -> Result<Vec<u8>
             (Planar::from_rgb(&cleaned, w, h, 4), Some(alpha))
         }
     };
-    let colour = av1(w, h, ChromaSampling::Cs420, AVIF_QUANTIZER, |frame| {
+    let colour = av1(w, h, ChromaSampling::Cs420, AvifTuning::SERVICE, |frame| {
         rgb.fill(frame, w, h);
     })?;
+    let alpha_tuning = AvifTuning {
+        quantizer: AVIF_ALPHA_QUANTIZER,
+        ..AvifTuning::SERVICE
+    };
     let alpha = match alpha {
-        Some(alpha) => Some(av1(
-            w,
-            h,
-            ChromaSampling::Cs400,
-            AVIF_ALPHA_QUANTIZER,
-            |frame| {
-                fill_plane(frame, 0, &alpha, w, h);
-            },
-        )?),
+        Some(alpha) => Some(av1(w, h, ChromaSampling::Cs400, alpha_tuning, |frame| {
+            fill_plane(frame, 0, &alpha, w, h);
+        })?),
         None => None,
     };
     let mut file = Vec::with_capacity(colour.len() + alpha.as_ref().map_or(0, Vec::len) + 512);
+    container(&mut file, &colour, alpha.as_deref(), width, height)?;
+    Ok(file)
+}
+
+/// The AVIF container around the colour (and alpha) AV1 pictures.
+fn container(
+    file: &mut Vec<u8>,
+    colour: &[u8],
+    alpha: Option<&[u8]>,
+    width: u32,
+    height: u32,
+) -> Result<(), ImageError> {
     avif_serialize::Aviffy::new()
         .set_matrix_coefficients(avif_serialize::constants::MatrixCoefficients::Bt601)
         .set_full_color_range(true)
         .set_chroma_subsampling((true, true))
         .set_seq_profile(0)
-        .write(&mut file, &colour, alpha.as_deref(), width, height, 8)
-        .map_err(failed)?;
-    Ok(file)
+        .write(file, colour, alpha, width, height, 8)
+        .map_err(failed)
 }
 
 fn failed(err: impl std::fmt::Display) -> ImageError {
@@ -71,8 +128,8 @@ fn failed(err: impl std::fmt::Display) -> ImageError {
 /// The speed settings: rav1e's fastest preset, then what a single still picture does not need
 /// (look-ahead, scene detection, several references) and what costs most for least: CDEF
 /// (a fifth of the time for well under 1 % of SSIM at this quantizer), the angle deltas of
-/// directional prediction, and partitions other than 16×16.
-fn speed_settings() -> SpeedSettings {
+/// directional prediction, and partitions other than 16×16 (`tuning` says which).
+fn speed_settings(tuning: AvifTuning) -> SpeedSettings {
     let mut speed = SpeedSettings::from_preset(AVIF_SPEED);
     speed.multiref = false;
     speed.rdo_lookahead_frames = 1;
@@ -81,9 +138,23 @@ fn speed_settings() -> SpeedSettings {
     speed.cdef = false;
     speed.prediction.fine_directional_intra = false;
     speed.prediction.prediction_modes = PredictionModesSetting::Simple;
-    speed.partition.partition_range =
-        PartitionRange::new(BlockSize::BLOCK_16X16, BlockSize::BLOCK_16X16);
+    speed.partition.partition_range = PartitionRange::new(
+        block_size(tuning.partition_min),
+        block_size(tuning.partition_max),
+    );
+    if !tuning.segmentation {
+        speed.segmentation = SegmentationLevel::Disabled;
+    }
     speed
+}
+
+fn block_size(edge: u8) -> BlockSize {
+    match edge {
+        0..=8 => BlockSize::BLOCK_8X8,
+        9..=16 => BlockSize::BLOCK_16X16,
+        17..=32 => BlockSize::BLOCK_32X32,
+        _ => BlockSize::BLOCK_64X64,
+    }
 }
 
 /// One AV1 key frame of `w`×`h` in `sampling`, its planes written by `fill`.
@@ -91,7 +162,7 @@ fn av1(
     w: usize,
     h: usize,
     sampling: ChromaSampling,
-    quantizer: u8,
+    tuning: AvifTuning,
     fill: impl FnOnce(&mut Frame<u8>),
 ) -> Result<Vec<u8>, ImageError> {
     let config = EncoderConfig {
@@ -107,15 +178,19 @@ fn av1(
             matrix_coefficients: MatrixCoefficients::BT601,
         }),
         still_picture: true,
-        quantizer: usize::from(quantizer),
-        min_quantizer: quantizer,
+        quantizer: usize::from(tuning.quantizer),
+        min_quantizer: tuning.quantizer,
         // Psychovisual: at the same bytes, the photo that scores least scores 0.949 rather than
         // 0.942 (quantizer 115), for some more encode time (`bench/formats.sh`).
-        tune: Tune::Psychovisual,
+        tune: if tuning.psychovisual {
+            Tune::Psychovisual
+        } else {
+            Tune::Psnr
+        },
         // One tile: an encode runs on one blocking-pool thread, so more tiles would only cost
         // bytes (each restarts its entropy contexts).
         tiles: 1,
-        speed_settings: speed_settings(),
+        speed_settings: speed_settings(tuning),
         ..EncoderConfig::default()
     };
     let mut context: Context<u8> = Config::new()
