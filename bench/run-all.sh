@@ -23,6 +23,7 @@ run() { # script, args…
 skip() { skipped+=("$1: $2"); }
 
 run formats.sh
+run avif-frontier.sh
 run initials.sh
 run pipeline.sh
 run upload.sh
