@@ -22,7 +22,8 @@ trap cleanup EXIT
 log() { printf '== %s\n' "$*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-cargo build --release --quiet
+bin=${VISAGE_BENCH_BINARY:-target/release/visage} # VISAGE_BENCH_BINARY=path measures that build
+[ -n "${VISAGE_BENCH_BINARY:-}" ] || cargo build --release --quiet
 log "starting Garage and the legacy picture host"
 eval "$(scripts/garage.sh start "$work/garage")"
 mkdir -p "$work/legacy"
@@ -54,7 +55,7 @@ run() {
     VISAGE__STORAGE__S3__SECRET_ACCESS_KEY="$VISAGE_TEST_S3_SECRET_ACCESS_KEY" \
     VISAGE__AUTH0__MANAGEMENT__BASE_URL="http://127.0.0.1:$port" \
     VISAGE__AUTH0__MANAGEMENT__CLIENT_ID=bench VISAGE__AUTH0__MANAGEMENT__CLIENT_SECRET=bench \
-    target/release/visage import --allow-host 127.0.0.1 --concurrency "$concurrency" "$export" \
+    "$bin" import --allow-host 127.0.0.1 --concurrency "$concurrency" "$export" \
     2>&1 >"$work/$name.lines" | grep '^visage import' || true)
   kill "$standin"; wait "$standin" 2>/dev/null || true
   local imported; imported=$(grep -c '"status":"imported"' "$work/$name.lines" || true)

@@ -9,6 +9,7 @@
 #      over a wrk run, per request and per second.
 # Usage: bench/syscalls.sh [seconds per run, default 4]. Needs strace and wrk (apt-get install
 # strace wrk) and nginx. Results: bench/out/syscalls.md
+#   VISAGE_BENCH_BINARY=path measures that build of visage instead of building target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-4}
@@ -18,7 +19,8 @@ for tool in strace wrk; do
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "syscalls.sh: nginx is missing (apt-get install nginx-light)" >&2; exit 2; }
-cargo build --release --quiet --bin visage
+bin=${VISAGE_BENCH_BINARY:-target/release/visage}
+[ -n "${VISAGE_BENCH_BINARY:-}" ] || cargo build --release --quiet --bin visage
 source bench/pin.sh
 
 work=$(mktemp -d -t visage-syscalls.XXXXXX)
@@ -34,7 +36,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_for() { for _ in $(seq 100); do curl -sf "$1" -o /dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 start_visage() { # port, RUST_LOG
   VISAGE__SERVER__BIND="127.0.0.1:$1" VISAGE__STORAGE__FS__ROOT="$work/data-$1" RUST_LOG="$2" \
-    VISAGE__SERVER__WORKERS=$workers "${pin_server[@]}" target/release/visage > "$work/visage-$1.log" 2>&1 &
+    VISAGE__SERVER__WORKERS=$workers "${pin_server[@]}" "$bin" > "$work/visage-$1.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$1/healthz"
 }

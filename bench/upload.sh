@@ -17,7 +17,8 @@ cleanup() {
 trap cleanup EXIT
 log() { printf '== %s\n' "$*" >&2; }
 
-cargo build --release --quiet
+bin=${VISAGE_BENCH_BINARY:-target/release/visage} # VISAGE_BENCH_BINARY=path measures that build
+[ -n "${VISAGE_BENCH_BINARY:-}" ] || cargo build --release --quiet
 mkdir -p bench/out
 for spec in "4000 3000 photo-12mp.jpg" "1600 1200 photo-2mp.jpg"; do
   set -- $spec
@@ -52,7 +53,7 @@ start_visage() {
   VISAGE__AUTH__ISSUER="$issuer" VISAGE__AUTH__AUDIENCE="https://visage.bench/api" \
   VISAGE__AUTH0__MANAGEMENT__BASE_URL="http://127.0.0.1:$tenant_port" \
   VISAGE__AUTH0__MANAGEMENT__CLIENT_ID=bench VISAGE__AUTH0__MANAGEMENT__CLIENT_SECRET=bench \
-    target/release/visage >"$work/visage.log" 2>&1 &
+    "$bin" >"$work/visage.log" 2>&1 &
   visage_pid=$!
   pids+=("$visage_pid")
   base="http://127.0.0.1:$port"
