@@ -173,6 +173,90 @@ mod tests {
         );
     }
 
+    fn negotiated(
+        accept: &[&str],
+        query: &str,
+        offered: &[Format],
+        by_accept: bool,
+    ) -> Result<Negotiated, ApiError> {
+        let mut req = actix_web::test::TestRequest::get();
+        for value in accept {
+            req = req.append_header((header::ACCEPT, *value));
+        }
+        let query = QueryParams::parse(query).expect("query");
+        negotiate(&req.to_http_request(), &query, offered, by_accept)
+    }
+
+    #[test]
+    fn format_in_the_query_wins_and_never_varies() {
+        let answer = negotiated(&["image/avif"], "format=webp", &RASTER, true).expect("ok");
+        assert_eq!(
+            answer,
+            Negotiated {
+                format: Some(Format::Webp),
+                varies: false
+            }
+        );
+        let answer = negotiated(&[], "format=jpeg", &RASTER, false).expect("ok");
+        assert_eq!(answer.format, Some(Format::Jpeg));
+        assert!(!answer.varies);
+    }
+
+    #[test]
+    fn a_format_not_offered_is_a_400_naming_the_offered_ones() {
+        let Err(ApiError::InvalidParameter(message)) =
+            negotiated(&[], "format=avif", &[Format::Png, Format::Svg], true)
+        else {
+            panic!("not refused");
+        };
+        assert!(message.contains("png, svg"), "{message}");
+        assert!(message.contains("\"avif\""), "{message}");
+        assert!(matches!(
+            negotiated(&[], "format=gif", &RASTER, true),
+            Err(ApiError::InvalidParameter(_))
+        ));
+    }
+
+    #[test]
+    fn accept_counts_only_when_the_route_negotiates() {
+        let by_accept = negotiated(&["image/avif"], "", &RASTER, true).expect("ok");
+        assert_eq!(
+            by_accept,
+            Negotiated {
+                format: Some(Format::Avif),
+                varies: true
+            }
+        );
+        let own = negotiated(&["image/avif"], "", &RASTER, false).expect("ok");
+        assert_eq!(
+            own,
+            Negotiated {
+                format: None,
+                varies: false
+            }
+        );
+        // Nothing named: the route's own format, but the answer still depends on Accept.
+        let wildcard = negotiated(&["*/*"], "", &RASTER, true).expect("ok");
+        assert_eq!(
+            wildcard,
+            Negotiated {
+                format: None,
+                varies: true
+            }
+        );
+        // Several Accept headers are one list.
+        let split =
+            negotiated(&["image/webp;q=0.5", "image/avif;q=0.9"], "", &RASTER, true).expect("ok");
+        assert_eq!(split.format, Some(Format::Avif));
+    }
+
+    #[test]
+    fn rank_orders_the_negotiable_formats_and_puts_the_rest_last() {
+        assert!(rank(Format::Avif) < rank(Format::Webp));
+        assert_eq!(rank(Format::Avif), 0);
+        assert_eq!(rank(Format::Svg), usize::MAX);
+    }
+
     #[test]
     fn thousandths_follow_the_rfc_grammar() {
         for (text, expected) in [
