@@ -320,9 +320,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_was_inserted_is_there_until_invalidated() {
+        let cache: WeighedCache<String, Bytes> = WeighedCache::new("test", 1 << 20, None);
+        let key = "u/a/1".to_owned();
+        assert!(!cache.contains(&key));
+        assert_eq!(cache.get(&key).await, None);
+        cache.insert(key.clone(), bytes(2)).await;
+        assert!(cache.contains(&key));
+        assert_eq!(cache.get(&key).await, Some(bytes(2)));
+        assert_eq!(
+            (cache.lookups().hits.get(), cache.lookups().misses.get()),
+            (0, 0),
+            "get is not a counted lookup"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ttl_ends_an_entry() {
+        let cache: WeighedCache<String, Bytes> =
+            WeighedCache::new("test", 1 << 20, Some(Duration::from_millis(20)));
+        let key = "k".to_owned();
+        cache.insert(key.clone(), bytes(1)).await;
+        // Waits for the condition, not for a fixed time: the entry goes once its TTL has passed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while cache.get(&key).await.is_some() {
+            assert!(std::time::Instant::now() < deadline, "never expired");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let lasting: WeighedCache<String, Bytes> = WeighedCache::new("test", 1 << 20, None);
+        lasting.insert(key.clone(), bytes(1)).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(lasting.contains(&key), "without a TTL an entry stays");
+    }
+
+    #[test]
+    fn usages_add_up() {
+        let sum = CacheUsage {
+            entries: 1,
+            bytes: 10,
+        } + CacheUsage {
+            entries: 2,
+            bytes: 20,
+        };
+        assert_eq!(
+            sum,
+            CacheUsage {
+                entries: 3,
+                bytes: 30
+            }
+        );
+    }
+
+    #[tokio::test]
     async fn invalidation_by_key_and_by_predicate() {
         let cache: WeighedCache<String, Bytes> = WeighedCache::new("test", 1 << 20, None);
-        for key in ["u/a/1", "u/a/2", "u/b/1"] {
+        for key in ["u/a/1", "u/a/2", "u/b/1", "u/c/1"] {
             cache.insert(key.to_owned(), bytes(1)).await;
         }
         cache.invalidate(&"u/b/1".to_owned()).await;
@@ -330,5 +382,10 @@ mod tests {
         for key in ["u/a/1", "u/a/2", "u/b/1"] {
             assert_eq!(cache.get(&key.to_owned()).await, None, "{key}");
         }
+        assert_eq!(
+            cache.get(&"u/c/1".to_owned()).await,
+            Some(bytes(1)),
+            "others stay"
+        );
     }
 }
