@@ -65,7 +65,8 @@ count() { # label, RUST_LOG, path, extra VAR=value settings…
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   local answers instructions
   answers=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
-  instructions=$(awk '/^summary:/ { print $2 }' "$work/cg.$port"*)
+  # `totals:` (the counts collected while instrumentation was on); `summary:` is 0 once it is off.
+  instructions=$(awk '/^totals:/ { print $2 }' "$work/cg.$port"*)
   printf '| %s | `%s` | %s | %s | %.0f |\n' "$label" "$path" "$answers" "$instructions" \
     "$(echo "$instructions / $answers" | bc -l)"
   callgrind_annotate --threshold=100 "$work/cg.$port"* 2>/dev/null |

@@ -275,6 +275,14 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_tuple_weighs_the_sum_of_its_parts() {
+        let mut text = String::with_capacity(5);
+        text.push('x');
+        let key = (ByteString::from("ab"), bytes(3), text);
+        assert_eq!(key.heap_bytes(), 2 + 3 + 5);
+    }
+
     #[tokio::test]
     async fn loads_once_counts_hits_and_misses_and_never_keeps_a_failure() {
         let cache: WeighedCache<String, Bytes> = WeighedCache::new("test", 1 << 20, None);

@@ -267,6 +267,9 @@ mod tests {
             ("0", Some(0)),
             ("1.001", None),
             ("0.1234", None),
+            // More than three decimals, even when they would fit in thousandths.
+            ("0.0001", None),
+            ("0.1000", None),
             ("2", None),
             ("-0.5", None),
             ("", None),
