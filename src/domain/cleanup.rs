@@ -303,6 +303,99 @@ mod tests {
     }
 
     #[test]
+    fn a_dot_before_the_last_slash_does_not_make_a_variant() {
+        let key = ObjectKey::parse("u/xy./abc.png").expect("key");
+        assert!(is_master(&key));
+        let variant = ObjectKey::parse("u/xy./abc.64.webp").expect("key");
+        assert!(!is_master(&variant));
+    }
+
+    /// Objects in memory: what `collect` lists and deletes (the store adapters have their own
+    /// tests against a folder and a real S3).
+    struct Objects(std::sync::Mutex<Vec<StoredObject>>);
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Objects {
+        async fn put(&self, _: &ObjectKey, _: bytes::Bytes, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn get(&self, _: &ObjectKey) -> Result<bytes::Bytes, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn exists(&self, _: &ObjectKey) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, StoreError> {
+            let objects = self.0.lock().map_err(|_| StoreError::NotFound)?;
+            Ok(objects
+                .iter()
+                .filter(|object| object.key.starts_with(prefix))
+                .cloned()
+                .collect())
+        }
+        async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+            let mut objects = self.0.lock().map_err(|_| StoreError::NotFound)?;
+            objects.retain(|object| &object.key != key);
+            Ok(())
+        }
+        async fn health_check(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn collect_deletes_the_stale_objects_of_every_user_and_counts_them() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let (old, new) = ("1".repeat(64), "2".repeat(64));
+        // Written long ago (the epoch plus seconds), so every cutoff here is past them but the
+        // newest master of each user, which gc never deletes.
+        let store = Objects(std::sync::Mutex::new(vec![
+            object(&format!("u/{a}/{old}.jpg"), 10),
+            object(&format!("u/{a}/{old}.64.webp"), 10),
+            object(&format!("u/{a}/{new}.jpg"), 1000),
+            object(&format!("u/{b}/{new}.jpg"), 10),
+        ]));
+        let policy = GcPolicy {
+            grace: Duration::from_secs(60),
+            write_back: true,
+            dry_run: true,
+        };
+        let purger = Purger::new(None);
+        let dry = collect(&store, "u/", policy, &purger).await.expect("gc");
+        assert_eq!(
+            dry,
+            GcReport {
+                users: 2,
+                objects: 4,
+                deleted: 2,
+                failed: 0
+            }
+        );
+        assert_eq!(
+            store.list("u/").await.expect("list").len(),
+            4,
+            "a dry run deletes nothing"
+        );
+        let wet = GcPolicy {
+            dry_run: false,
+            ..policy
+        };
+        let report = collect(&store, "u/", wet, &purger).await.expect("gc");
+        assert_eq!(report.deleted, 2);
+        let left: Vec<String> = store
+            .list("u/")
+            .await
+            .expect("list")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            left,
+            [format!("u/{a}/{new}.jpg"), format!("u/{b}/{new}.jpg")]
+        );
+    }
+
+    #[test]
     fn prefixes_end_at_the_last_slash() {
         let key = ObjectKey::parse("u/0123/abc.jpg").expect("key");
         assert_eq!(prefix_of(&key), "u/0123/");
