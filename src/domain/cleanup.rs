@@ -310,8 +310,8 @@ mod tests {
         assert!(!is_master(&variant));
     }
 
-    /// Objects in memory: what `collect` lists and deletes (the store adapters have their own
-    /// tests against a folder and a real S3).
+    /// Objects in memory: what `collect` lists and deletes, refusing to delete keys that contain
+    /// `.3.` (the store adapters have their own tests against a folder and a real S3).
     struct Objects(std::sync::Mutex<Vec<StoredObject>>);
 
     #[async_trait::async_trait]
@@ -334,11 +334,31 @@ mod tests {
                 .collect())
         }
         async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+            if key.as_str().contains(".3.") {
+                return Err(StoreError::NotFound);
+            }
             let mut objects = self.0.lock().map_err(|_| StoreError::NotFound)?;
             objects.retain(|object| &object.key != key);
             Ok(())
         }
         async fn health_check(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    /// A CDN that records the tags it is asked to purge.
+    #[derive(Default)]
+    struct Tags(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl crate::ports::CdnPurge for Tags {
+        fn name(&self) -> &'static str {
+            "test"
+        }
+        async fn purge(&self, tags: &[String]) -> Result<(), crate::ports::PurgeError> {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.extend_from_slice(tags);
+            }
             Ok(())
         }
     }
@@ -353,35 +373,41 @@ mod tests {
             object(&format!("u/{a}/{old}.jpg"), 10),
             object(&format!("u/{a}/{old}.64.webp"), 10),
             object(&format!("u/{a}/{new}.jpg"), 1000),
-            object(&format!("u/{b}/{new}.jpg"), 10),
+            object(&format!("u/{b}/{new}.jpg"), 1000),
+            object(&format!("u/{b}/{old}.3.webp"), 5),
         ]));
         let policy = GcPolicy {
             grace: Duration::from_secs(60),
             write_back: true,
             dry_run: true,
         };
-        let purger = Purger::new(None);
+        let cdn = std::sync::Arc::new(Tags::default());
+        let purger = Purger::new(Some(cdn.clone()));
         let dry = collect(&store, "u/", policy, &purger).await.expect("gc");
         assert_eq!(
             dry,
             GcReport {
                 users: 2,
-                objects: 4,
-                deleted: 2,
+                objects: 5,
+                deleted: 3,
                 failed: 0
             }
         );
         assert_eq!(
             store.list("u/").await.expect("list").len(),
-            4,
+            5,
             "a dry run deletes nothing"
         );
         let wet = GcPolicy {
             dry_run: false,
             ..policy
         };
+        let tags_sent = |cdn: &Tags| cdn.0.lock().map(|tags| tags.clone()).unwrap_or_default();
+        assert!(tags_sent(&cdn).is_empty(), "a dry run purges nothing");
         let report = collect(&store, "u/", wet, &purger).await.expect("gc");
-        assert_eq!(report.deleted, 2);
+        assert_eq!((report.deleted, report.failed), (2, 1), "{report:?}");
+        // Only the user who lost objects is purged.
+        assert_eq!(tags_sent(&cdn), [format!("visage-u-{a}")]);
         let left: Vec<String> = store
             .list("u/")
             .await
@@ -391,7 +417,12 @@ mod tests {
             .collect();
         assert_eq!(
             left,
-            [format!("u/{a}/{new}.jpg"), format!("u/{b}/{new}.jpg")]
+            [
+                format!("u/{a}/{new}.jpg"),
+                format!("u/{b}/{new}.jpg"),
+                format!("u/{b}/{old}.3.webp"),
+            ],
+            "the newest masters stay, and what could not be deleted"
         );
     }
 
