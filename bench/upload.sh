@@ -36,7 +36,7 @@ issuer="http://127.0.0.1:$tenant_port/"
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 now=$(date +%s)
 header=$(printf '{"alg":"RS256","typ":"JWT","kid":"tenant-key-1"}' | b64url)
-payload=$(printf '{"iss":"%s","aud":"https://visage.bench/api","sub":"bench@clients","scope":"write:avatars","iat":%d,"exp":%d}' \
+payload=$(printf '{"iss":"%s","aud":"https://visage.bench/api","sub":"bench@clients","azp":"bench","gty":"client-credentials","scope":"write:avatars","iat":%d,"exp":%d}' \
   "$issuer" "$now" "$((now + 7200))" | b64url)
 signature=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -sign tests/fixtures/keys/tenant.pem | b64url)
 token="$header.$payload.$signature"
