@@ -90,3 +90,72 @@ fn the_crop_and_percent_targets_accept_what_they_should() {
         targets::percent_decode(input.as_bytes());
     }
 }
+
+/// `scripts/test` builds the fuzz targets in the main target folder right after `cargo test`,
+/// and reuses every crate it built only when the fuzz workspace resolves the same versions with
+/// the same features: its manifest lists the main crate's dev-dependencies (feature
+/// unification) and its lock pins what the main lock pins. Drift would not break the build,
+/// only make it compile ~95 crates again (8 minutes on a fresh 2-core machine): caught here.
+#[test]
+fn the_fuzz_workspace_resolves_as_the_main_one_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = |path: &str| -> toml::Table {
+        toml::from_str(&std::fs::read_to_string(root.join(path)).expect(path)).expect(path)
+    };
+    let main = manifest("Cargo.toml");
+    let fuzz = manifest("fuzz/Cargo.toml");
+    let dev = main["dev-dependencies"]
+        .as_table()
+        .expect("[dev-dependencies]");
+    let fuzz_deps = fuzz["dependencies"]
+        .as_table()
+        .expect("fuzz [dependencies]");
+    for (name, spec) in dev {
+        assert_eq!(
+            fuzz_deps.get(name),
+            Some(spec),
+            "fuzz/Cargo.toml must list the dev-dependency {name} as ../Cargo.toml does"
+        );
+    }
+    let profile = |table: &toml::Table| table.get("profile").and_then(|p| p.get("dev")).cloned();
+    let main_dev = profile(&main).expect("[profile.dev.*] in Cargo.toml");
+    let fuzz_dev = profile(&fuzz).expect("[profile.dev.*] in fuzz/Cargo.toml");
+    for (package, settings) in main_dev["package"]
+        .as_table()
+        .expect("dev package profiles")
+    {
+        assert_eq!(
+            fuzz_dev["package"].get(package),
+            Some(settings),
+            "fuzz/Cargo.toml's [profile.dev.package.{package}] must be the main crate's"
+        );
+    }
+
+    let versions = |path: &str| -> std::collections::BTreeSet<(String, String)> {
+        let lock = manifest(path);
+        lock["package"]
+            .as_array()
+            .expect("[[package]]")
+            .iter()
+            .map(|package| {
+                (
+                    package["name"].as_str().expect("name").to_owned(),
+                    package["version"].as_str().expect("version").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let main_lock = versions("Cargo.lock");
+    let main_names: std::collections::BTreeSet<_> =
+        main_lock.iter().map(|(name, _)| name.clone()).collect();
+    let differing: Vec<_> = versions("fuzz/Cargo.lock")
+        .into_iter()
+        .filter(|(name, _)| main_names.contains(name))
+        .filter(|package| !main_lock.contains(package))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "fuzz/Cargo.lock pins other versions than Cargo.lock: {differing:?} \
+         (copy Cargo.lock to fuzz/Cargo.lock, then `cargo metadata --manifest-path fuzz/Cargo.toml`)"
+    );
+}
