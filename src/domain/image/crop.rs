@@ -216,23 +216,55 @@ mod tests {
     }
 
     #[test]
+    fn without_a_crop_the_centred_square_is_taken_on_whole_pixels() {
+        let square = |left, top, side| Region {
+            left,
+            top,
+            width: side,
+            height: side,
+        };
+        assert_eq!(Region::centred_square(40, 24), square(8.0, 0.0, 24.0));
+        assert_eq!(Region::centred_square(24, 40), square(0.0, 8.0, 24.0));
+        // An odd margin leaves the extra pixel on the right or at the bottom.
+        assert_eq!(Region::centred_square(41, 24), square(8.0, 0.0, 24.0));
+        assert_eq!(Region::centred_square(24, 43), square(0.0, 9.0, 24.0));
+        assert_eq!(Region::centred_square(30, 30), square(0.0, 0.0, 30.0));
+    }
+
+    #[test]
     fn shrink_on_load_scales_the_region() {
-        let crop = CropRect {
-            x: 800,
+        let at = |x| CropRect {
+            x,
             y: 0,
             width: 800,
             height: 1200,
         };
+        let square = |left| Region {
+            left,
+            top: 25.0,
+            width: 100.0,
+            height: 100.0,
+        };
+        let scaled =
+            |crop| square_region(crop, (1600, 1200), (200, 150), Orientation::NoTransforms);
+        assert_eq!(scaled(at(800)).expect("inside"), square(100.0));
+        assert_eq!(scaled(at(0)).expect("inside"), square(0.0));
+    }
+
+    #[test]
+    fn the_region_stays_inside_the_decoded_buffer_despite_rounding() {
+        // 149 px shrunk by 2 on load is 75 px (rounded up): the scale 75/149 makes a crop at the
+        // far corner end 1.4e-14 px past the buffer unless it is clamped.
+        let crop = CropRect {
+            x: 132,
+            y: 132,
+            width: 17,
+            height: 17,
+        };
         let region =
-            square_region(crop, (1600, 1200), (200, 150), Orientation::NoTransforms).expect("ok");
-        assert_eq!(
-            region,
-            Region {
-                left: 100.0,
-                top: 25.0,
-                width: 100.0,
-                height: 100.0
-            }
-        );
+            square_region(crop, (149, 149), (75, 75), Orientation::NoTransforms).expect("inside");
+        assert!(region.left + region.width <= 75.0, "{region:?}");
+        assert!(region.top + region.height <= 75.0, "{region:?}");
+        assert!(region.width > 8.5 && region.height > 8.5, "{region:?}");
     }
 }
