@@ -207,8 +207,9 @@ impl UploadService {
             tracing::error!(key = %stored.key, error = %ErrorChain(&error), "the upload landed but the directory still names the previous picture");
         }
         // With write-back off the cutoff runs from now: nothing was sent in between.
-        self.remove_replaced(user_id, &stored, started).await;
-        tracing::info!(key = %stored.key, bytes = uploaded.bytes, "picture uploaded");
+        let Replaced { listed, removed } = self.remove_replaced(user_id, &stored, started).await;
+        // What the cleanup saw and did, so that a picture left behind can be explained.
+        tracing::info!(key = %stored.key, bytes = uploaded.bytes, listed, removed, "picture uploaded");
         Ok(uploaded)
     }
 
@@ -240,13 +241,18 @@ impl UploadService {
     /// Best effort: a leftover object costs storage, never correctness, so failures are logged
     /// (the next upload or `visage gc` collects it). Puts this upload's object back when the
     /// listing misses it (a concurrent delete removed it after this write-back was sent).
-    async fn remove_replaced(&self, user_id: &str, own: &StoredMaster, started: SystemTime) {
+    async fn remove_replaced(
+        &self,
+        user_id: &str,
+        own: &StoredMaster,
+        started: SystemTime,
+    ) -> Replaced {
         let prefix = user_prefix(user_id);
         let objects = match self.store.list_objects(&prefix).await {
             Ok(objects) => objects,
             Err(err) => {
                 tracing::warn!(error = %ErrorChain(&err), "cannot list replaced pictures; they stay");
-                return;
+                return Replaced::default();
             }
         };
         if self.config.write_back && !objects.iter().any(|object| object.key == own.key) {
@@ -276,7 +282,18 @@ impl UploadService {
             // Else the replaced pictures' URLs stay valid at the CDN for a year.
             self.eraser.purger().purge_user_soon(user_hash(user_id));
         }
+        Replaced {
+            listed: objects.len(),
+            removed,
+        }
     }
+}
+
+/// What an upload's cleanup found under the user's prefix and how many objects it deleted.
+#[derive(Debug, Default)]
+struct Replaced {
+    listed: usize,
+    removed: usize,
 }
 
 /// The master as this upload stored it, kept to store it again if a delete races the upload.
