@@ -11,6 +11,10 @@ PORT, JWKS = int(sys.argv[1]), open(sys.argv[2], "rb").read()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK of the headers on a kept-alive connection: up to 40 ms added to some
+    # write-backs (mean 12-26 ms per 2 MP upload before this line, under 1 ms after).
+    disable_nagle_algorithm = True
 
     def answer(self, body):
         self.send_response(200)

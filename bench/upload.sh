@@ -69,10 +69,37 @@ median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1
 hwm_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
+# Per upload, each upstream call's mean time, from visage's own histogram
+# (visage_upstream_request_duration_seconds): the difference of two scrapes over $2 uploads.
+upstream_split() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import re, sys
+def sums(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'visage_upstream_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)', line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+            key = (labels["upstream"], labels["operation"], labels["outcome"])
+            out.setdefault(key, {})[m.group(1)] = float(m.group(3))
+    return out
+before, after, uploads = sums(sys.argv[1]), sums(sys.argv[2]), int(sys.argv[3])
+total = 0.0
+for key in sorted(after):
+    calls = after[key].get("count", 0) - before.get(key, {}).get("count", 0)
+    secs = after[key].get("sum", 0) - before.get(key, {}).get("sum", 0)
+    if calls:
+        total += secs
+        print(f"{'/'.join(key)} {calls / uploads:.2f} {secs / uploads * 1000:.2f}")
+print(f"total - {total / uploads * 1000:.2f}")
+PY
+}
+
 start_visage
-declare -A e2e
+declare -A e2e split
 for photo in photo-12mp.jpg photo-2mp.jpg; do
   upload "bench/out/$photo" "warm-$photo" >/dev/null
+  curl -fs "$base/metrics" >"$work/metrics-before"
   times=()
   for i in $(seq "$runs"); do
     # A new user each time, so every run stores a new object (a repeat would skip the PUT).
@@ -81,6 +108,8 @@ for photo in photo-12mp.jpg photo-2mp.jpg; do
     times+=("$secs")
   done
   e2e[$photo]=$(printf '%s\n' "${times[@]}" | median)
+  curl -fs "$base/metrics" >"$work/metrics-after"
+  split[$photo]=$(upstream_split "$work/metrics-before" "$work/metrics-after" "$runs")
 done
 kill "$visage_pid"; wait "$visage_pid" 2>/dev/null || true
 
@@ -118,6 +147,17 @@ echo "| photo | upload end to end (HTTP + RS256 + pipeline + Garage + write-back
 echo "|---|---:|---:|---:|"
 for photo in photo-12mp.jpg photo-2mp.jpg; do
   echo "| $photo | ${e2e[$photo]} | ${sharp_ms[$photo]:-n/a} | $(ratio "${e2e[$photo]}" "${sharp_ms[$photo]:-}") |"
+done
+echo
+echo "Where the time outside the pipeline goes: each upstream call an upload makes, in order of"
+echo "label, with calls per upload and mean milliseconds per upload (visage's own histogram):"
+echo
+echo "| photo | upstream / operation / outcome | calls per upload | ms per upload |"
+echo "|---|---|---:|---:|"
+for photo in photo-12mp.jpg photo-2mp.jpg; do
+  while read -r what calls ms; do
+    echo "| $photo | $what | $calls | $ms |"
+  done <<<"${split[$photo]}"
 done
 echo
 echo "| memory (visage process, VmHWM) | MB |"
