@@ -38,6 +38,10 @@ def take():
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: without this, Nagle's algorithm makes some answers
+    # on a kept-alive connection wait for the client's delayed ACK (up to 40 ms; see
+    # BENCHMARKS.md, "Upload end to end").
+    disable_nagle_algorithm = True
 
     def answer(self, status, body, headers=()):
         self.send_response(status)
