@@ -6,6 +6,7 @@
 #[path = "../fuzz/src/lib.rs"]
 mod targets;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Runs every file under `root/TARGET/`; returns how many ran and which failed (and why).
@@ -99,11 +100,11 @@ fn the_crop_and_percent_targets_accept_what_they_should() {
 #[test]
 fn the_fuzz_workspace_resolves_as_the_main_one_does() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let manifest = |path: &str| -> toml::Table {
+    let read_toml = |path: &str| -> toml::Table {
         toml::from_str(&std::fs::read_to_string(root.join(path)).expect(path)).expect(path)
     };
-    let main = manifest("Cargo.toml");
-    let fuzz = manifest("fuzz/Cargo.toml");
+    let main = read_toml("Cargo.toml");
+    let fuzz = read_toml("fuzz/Cargo.toml");
     let dev = main["dev-dependencies"]
         .as_table()
         .expect("[dev-dependencies]");
@@ -131,8 +132,8 @@ fn the_fuzz_workspace_resolves_as_the_main_one_does() {
         );
     }
 
-    let versions = |path: &str| -> std::collections::BTreeSet<(String, String)> {
-        let lock = manifest(path);
+    let versions = |path: &str| -> BTreeSet<(String, String)> {
+        let lock = read_toml(path);
         lock["package"]
             .as_array()
             .expect("[[package]]")
@@ -146,8 +147,7 @@ fn the_fuzz_workspace_resolves_as_the_main_one_does() {
             .collect()
     };
     let main_lock = versions("Cargo.lock");
-    let main_names: std::collections::BTreeSet<_> =
-        main_lock.iter().map(|(name, _)| name.clone()).collect();
+    let main_names: BTreeSet<_> = main_lock.iter().map(|(name, _)| name.clone()).collect();
     let differing: Vec<_> = versions("fuzz/Cargo.lock")
         .into_iter()
         .filter(|(name, _)| main_names.contains(name))
